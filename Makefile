@@ -1,0 +1,32 @@
+# Dunning Desk: two commands for a newcomer, `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DO_NOT_TRACK := 1
+export UV_COMPILE_BYTECODE := 1
+SIZES ?= 10000 100000 1000000
+
+.PHONY: setup demo test lint bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || python3.11 -m venv $(VENV) || python3 -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check "uv>=0.4"
+	@$(UV) pip install --quiet --python $(PY) -e ".[dev]"
+	@touch $@
+
+demo: setup
+	$(VENV)/bin/dunning demo
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+bench: setup
+	$(PY) -m benchmarks.run --sizes $(SIZES)
+
+clean:
+	rm -rf build demo_data dbt_project/target dbt_project/logs .pytest_cache
