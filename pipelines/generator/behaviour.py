@@ -42,8 +42,8 @@ FAMILY_MIX = {
 
 # Logit of a retry succeeding, before time, calendar, health and attempt effects. Hard: never by retry.
 RETRY_BASE_LOGIT = {
-    "insufficient_funds": -1.9,
-    "do_not_honor": -2.1,
+    "insufficient_funds": -1.6,
+    "do_not_honor": -1.8,
     "issuer_unavailable": -0.1,
     "avs_cvv_mismatch": -3.2,
     "restricted": -3.0,
@@ -72,7 +72,7 @@ def sigmoid(x):
 
 def first_attempt_failure_probability(health):
     """Chance a card charge on a valid (unexpired) card fails on the first try."""
-    return sigmoid(-2.55 - 0.9 * np.asarray(health))
+    return sigmoid(-2.35 - 0.9 * np.asarray(health))
 
 
 def family_weights(health) -> np.ndarray:
@@ -102,7 +102,7 @@ def retry_success_probability(family, health, days_since_failure, at_day, at_hou
     logit = np.full(family.shape, -np.inf)
     for name, base in RETRY_BASE_LOGIT.items():
         rows = family == name
-        value = base + 0.8 * health[rows] - 0.28 * (np.asarray(retry_number)[rows] - 1)
+        value = base + 1.4 * health[rows] - 0.28 * (np.asarray(retry_number)[rows] - 1)
         if name == "insufficient_funds":
             value = value + 0.09 * days[rows] + 1.0 * payday[rows] + 0.25 * (hour[rows] < 12)
         elif name in ("do_not_honor", "restricted"):
@@ -120,7 +120,7 @@ def customer_fix_hazard(family, health, days_since_failure):
     family = np.asarray(family)
     base = np.array([CUSTOMER_BASE_HAZARD[f] for f in family]) if family.size else np.zeros(0)
     days = np.asarray(days_since_failure)
-    scale = 2.0 * sigmoid(0.3 + 1.1 * np.asarray(health, dtype=float))
+    scale = 2.6 * sigmoid(-0.1 + 1.8 * np.asarray(health, dtype=float))
     boost = np.where(np.isin(days, OUTREACH_DAYS), OUTREACH_BOOST, 1.0)
     if base.ndim < days.ndim:
         base, scale = base[:, None], scale[:, None]
@@ -129,7 +129,7 @@ def customer_fix_hazard(family, health, days_since_failure):
 
 def late_recovery_probability(health):
     """Chance an episode still unrecovered after 30 days is paid later through collections (days 31-120)."""
-    return sigmoid(-0.9 + 1.0 * np.asarray(health, dtype=float))
+    return sigmoid(-0.4 + 1.2 * np.asarray(health, dtype=float))
 
 
 def ach_return_probability(health):
@@ -150,7 +150,7 @@ def on_time_probability(health, segment_shift):
 
 def never_pay_probability(health):
     """Of the invoices not paid on time, the share never paid (written off later)."""
-    return sigmoid(-2.7 - 1.3 * np.asarray(health, dtype=float))
+    return sigmoid(-3.6 - 1.3 * np.asarray(health, dtype=float))
 
 
 def late_scale_days(health):

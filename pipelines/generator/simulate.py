@@ -283,7 +283,7 @@ class Simulator:
         live = ~void
         idx, inv_day, due_day, amount, inv_keys = idx[live], inv_day[live], due_day[live], amount[live], inv_keys[live]
         # Credit memos (pricing / tax corrections) reduce what the customer owes before collection.
-        credited = rng.random(idx.size) < 0.02
+        credited = rng.random(idx.size) < 0.004
         credit = np.where(credited, np.round(amount * rng.uniform(0.1, 0.5, idx.size), 2), 0.0)
         if credited.any():
             c = np.flatnonzero(credited)
@@ -577,7 +577,11 @@ class Simulator:
                                outcome=outcome, collector=owner, note=self.note(text))
         if promise.any():
             p = np.flatnonzero(promise)
-            promised = call_day[p] + rng.integers(3, 15, p.size)
+            # Honest promisers name the day they will really pay; the others promise too soon and break it.
+            honest = rng.random(p.size) < bh.sigmoid(0.9 + 0.8 * h[p])
+            promised = np.where(honest & (pay_day[p] < call_day[p] + 120),
+                                np.maximum(call_day[p] + 1, pay_day[p] - rng.integers(0, 4, p.size)),
+                                call_day[p] + rng.integers(3, 15, p.size))
             self.t["promises_to_pay"].add(account=idx[p], invoice=inv[p], day=call_day[p],
                                           hours=rng.uniform(14, 21, p.size), promised_day=promised,
                                           pay_day=pay_day[p], collector=owner[p])
