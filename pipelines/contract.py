@@ -35,6 +35,7 @@ class Column:
     references: str | None = None
     currency: bool = False
     free_text: bool = False
+    future_ok: bool = False
 
     @property
     def duckdb_type(self) -> str:

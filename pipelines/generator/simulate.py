@@ -12,9 +12,7 @@ truth/ so models can be compared with the best possible forecaster.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd

@@ -1,0 +1,258 @@
+"""`dunning`: the one command-line entry point of Dunning Desk."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines.config import PROJECT_ROOT, SETTINGS
+
+app = typer.Typer(
+    help="Dunning Desk: collections analytics and forecasting from the extracts you already have.",
+    no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+)
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+class UserError(Exception):
+    """An expected failure: printed as one line plus a hint, exit code 1."""
+
+    def __init__(self, message: str, hint: str = ""):
+        super().__init__(message)
+        self.hint = hint
+
+
+@contextlib.contextmanager
+def steps(total: int | None = None):
+    """A rich progress bar whose advance() takes the name of the step starting now."""
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, transient=False, disable=not err.is_terminal) as progress:
+        task = progress.add_task("starting", total=total)
+
+        def advance(name: str):
+            progress.update(task, description=name, advance=1)
+
+        yield advance
+        progress.update(task, description="done", completed=total)
+
+
+def fail(exc: Exception, hint: str = "") -> None:
+    err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    if hint:
+        err.print(f"[dim]hint: {hint}[/dim]", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def run_safely(fn, *args, **kwargs):
+    """Turn every failure into one clear line: expected ones with a hint, unexpected ones with their type."""
+    from pipelines.ingest import IngestError
+
+    try:
+        return fn(*args, **kwargs)
+    except typer.Exit:
+        raise
+    except UserError as exc:
+        fail(exc, exc.hint)
+    except IngestError as exc:
+        fail(exc, "fix the file (docs/raw_contract.md says what each column must hold) and run again; "
+                  "the previous warehouse was not touched")
+    except (ValueError, OSError) as exc:
+        fail(exc, "the previous warehouse was not touched")
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
+        if "--debug" in sys.argv:
+            raise
+        fail(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug for the full traceback")
+
+
+# ----------------------------------------------------------------------------------------------- generate
+@app.command()
+def generate(
+    out: Path = typer.Option(..., "--out", help="Folder to write the load into (created if missing)."),
+    accounts: int = typer.Option(SETTINGS.demo_accounts, min=1, help="Number of customer accounts."),
+    months: int = typer.Option(SETTINGS.demo_months, min=1, max=120, help="Months of history."),
+    seed: int = typer.Option(SETTINGS.demo_seed, help="Random seed: the same seed gives the same book."),
+    fmt: str = typer.Option("csv", "--format", help="File format: csv or parquet."),
+    end_date: str = typer.Option("2026-10-31", help="Last day of the book (YYYY-MM-DD)."),
+    report: bool = typer.Option(False, "--report", help="Print realism statistics next to their target bands."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+):
+    """Generate a synthetic receivables book: every contract file plus truth/ (for evaluation only).
+
+    Example: dunning generate --out data/book --accounts 5000 --months 12 --seed 1 --report
+    """
+    run_safely(_generate, out, accounts, months, seed, fmt, end_date, report)
+
+
+def _generate(out, accounts, months, seed, fmt, end_date, report):
+    from pipelines.generator.book import generate_book
+    from pipelines.generator.simulate import BookConfig
+
+    if fmt not in ("csv", "parquet"):
+        raise UserError(f"unknown format {fmt!r}", "use --format csv or --format parquet")
+    started = time.perf_counter()
+    with steps(2) as step:
+        step(f"simulating {accounts:,} accounts x {months} months")
+        writer = generate_book(out, BookConfig(accounts=accounts, months=months, seed=seed, end_date=end_date),
+                               fmt)
+    rows = sum(len(t) for t in writer.tables.values())
+    console.print(f"wrote {rows:,} rows in {len(writer.tables)} files to {out} "
+                  f"({time.perf_counter() - started:.1f} s); truth/ is for evaluation only")
+    if report:
+        print_realism(out)
+
+
+def print_realism(folder: Path):
+    from pipelines.generator.realism import read_book, realism_stats
+
+    table = Table(title=f"Realism of {folder}")
+    for col in ("statistic", "value", "target band", "", "source"):
+        table.add_column(col)
+    stats = realism_stats(read_book(folder))
+    for s in stats:
+        table.add_row(s.name, f"{s.value:.4g}", f"{s.low:g} - {s.high:g}", "ok" if s.ok else "[red]OUT[/red]",
+                      s.source)
+    console.print(table)
+    console.print(f"{sum(s.ok for s in stats)} of {len(stats)} statistics inside their bands")
+
+
+@app.command()
+def inspect(folder: Path = typer.Argument(..., help="A generated load folder (with truth/).")):
+    """Print the realism statistics of a generated book next to the target bands.
+
+    Example: dunning inspect demo_data/raw
+    """
+    run_safely(print_realism, folder)
+
+
+# ----------------------------------------------------------------------------------------------- ingest
+@app.command()
+def ingest(
+    raw: Path = typer.Option(..., "--raw", help="Load folder: one <entity>.csv or .parquet per contract entity."),
+    warehouse: Path = typer.Option(SETTINGS.warehouse, help="DuckDB file to create or replace."),
+    as_of: str = typer.Option(None, help="Events after this day are quarantined as future-dated."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+):
+    """Validate and load a raw extract into the warehouse's raw schema (bad rows go to raw._quarantine).
+
+    Example: dunning ingest --raw demo_data/raw --warehouse build/warehouse.duckdb
+    """
+    run_safely(_ingest, raw, warehouse, as_of)
+
+
+def _ingest(raw, warehouse, as_of):
+    import duckdb
+
+    from pipelines.contract import load_contract
+    from pipelines.ingest import ingest as ingest_folder
+    from pipelines.warehouse import building
+
+    with steps(len(load_contract().entities)) as step, building(warehouse) as tmp:
+        con = duckdb.connect(str(tmp))
+        try:
+            results = ingest_folder(raw, con, as_of=as_of, progress=step)
+        finally:
+            con.close()
+    print_load_summary(results, warehouse)
+
+
+def print_load_summary(results, warehouse: Path):
+    table = Table(title=f"Loaded into {warehouse}")
+    for col in ("entity", "file", "read", "loaded", "quarantined", "cards masked"):
+        table.add_column(col, justify="right" if col in ("read", "loaded", "quarantined", "cards masked") else "left")
+    for r in results:
+        table.add_row(r.entity, r.file or f"[dim]{r.status}[/dim]", f"{r.rows_read:,}", f"{r.rows_loaded:,}",
+                      f"{r.rows_quarantined:,}", f"{r.pans_masked:,}")
+    console.print(table)
+    quarantined = sum(r.rows_quarantined for r in results)
+    if quarantined:
+        console.print(f"{quarantined:,} rows quarantined: see raw._quarantine (file, row, column, reason)")
+
+
+# ----------------------------------------------------------------------------------------------- build
+@app.command()
+def build(
+    raw: Path = typer.Option(..., "--raw", help="Load folder to build from."),
+    warehouse: Path = typer.Option(SETTINGS.warehouse, help="DuckDB file to create or replace atomically."),
+    as_of: str = typer.Option(None, help="As-of date (YYYY-MM-DD); default: the last date in the data."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+):
+    """Run the whole pipeline: ingest, warehouse models, checks and outputs; swap in only on success.
+
+    Example: dunning build --raw demo_data/raw --warehouse build/warehouse.duckdb --as-of 2026-10-31
+    """
+    run_safely(_build, raw, warehouse, as_of)
+
+
+def _build(raw, warehouse, as_of):
+    from pipelines.build import run_build
+
+    if as_of:
+        _check_date(as_of)
+    started = time.perf_counter()
+    with steps() as step:
+        result = run_build(raw, warehouse, as_of=as_of, step=step)
+    print_load_summary(result.files, warehouse)
+    console.print(f"built {warehouse} as of {result.as_of} in {time.perf_counter() - started:.1f} s")
+    return result
+
+
+def _check_date(value: str):
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"--as-of {value!r} is not a date", "write it as YYYY-MM-DD, e.g. 2026-10-31") from None
+
+
+# ----------------------------------------------------------------------------------------------- demo
+@app.command()
+def demo(
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the dashboard after the build."),
+    port: int = typer.Option(8501, help="Dashboard port on 127.0.0.1."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+):
+    """Generate the embedded demo book, build everything and (unless --no-serve) serve the dashboard.
+
+    Example: dunning demo --no-serve
+    """
+    run_safely(_demo, serve, port)
+
+
+def _demo(serve: bool, port: int):
+    raw = SETTINGS.demo_raw_dir
+    _generate(raw, SETTINGS.demo_accounts, SETTINGS.demo_months, SETTINGS.demo_seed, "csv", "2026-10-31", False)
+    _build(raw, SETTINGS.warehouse, None)
+    app_file = PROJECT_ROOT / "dashboards" / "app.py"
+    if not serve:
+        return
+    if not app_file.exists():
+        console.print("the dashboard is not built yet; the warehouse is ready at " + str(SETTINGS.warehouse))
+        return
+    serve_dashboard(SETTINGS.warehouse, port)
+
+
+def serve_dashboard(warehouse: Path, port: int):
+    import os
+    import subprocess
+
+    env = {**os.environ, "DUNNING_WAREHOUSE": str(Path(warehouse).resolve())}
+    console.print(f"serving the dashboard on http://127.0.0.1:{port} (Ctrl+C to stop)")
+    subprocess.run([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboards" / "app.py"),
+                    "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                    "--server.address", "127.0.0.1", "--server.port", str(port)], env=env, check=False)
+
+
+def main():  # pragma: no cover - console-script shim
+    logging.basicConfig(level=logging.WARNING)
+    app()
+
