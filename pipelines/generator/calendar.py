@@ -28,7 +28,8 @@ def business_days(country: str, first_year: int, last_year: int) -> np.ndarray:
     """Sorted day numbers of every business day (Mon-Fri, not a bank holiday) in the years given."""
     all_days = np.arange(to_days(f"{first_year}-01-01"), to_days(f"{last_year + 1}-01-01"))
     weekday = (all_days + 3) % 7  # 1970-01-01 was a Thursday: 0 = Monday
-    closed = {to_days(str(d)).item() for d in holidays.country_holidays(country, years=range(first_year, last_year + 1))}
+    calendar = holidays.country_holidays(country, years=range(first_year, last_year + 1))
+    closed = {to_days(str(d)).item() for d in calendar}
     is_open = (weekday < 5) & ~np.isin(all_days, list(closed))
     return all_days[is_open]
 

@@ -58,9 +58,11 @@ def realism_stats(book: dict[str, pd.DataFrame]) -> list[Stat]:
     posted["amount"] = num(posted["amount"])
     posted["due"] = pd.to_datetime(posted["due_date"])
     end = pd.to_datetime(inv["invoice_date"]).max()
-    applied = apps.assign(amount=num(apps["applied_amount"]), at=pd.to_datetime(apps["applied_at"]).dt.tz_localize(None))
+    applied_at = pd.to_datetime(apps["applied_at"]).dt.tz_localize(None)
+    applied = apps.assign(amount=num(apps["applied_amount"]), at=applied_at)
     paid = applied.groupby("invoice_id").agg(paid=("amount", "sum"), last=("at", "max"))
-    credits = book["credit_memos"].assign(amount=num(book["credit_memos"]["amount"])).groupby("invoice_id")["amount"].sum()
+    memos = book["credit_memos"]
+    credits = memos.assign(amount=num(memos["amount"])).groupby("invoice_id")["amount"].sum()
     posted = posted.join(paid, on="invoice_id").join(credits.rename("credit"), on="invoice_id")
     posted[["paid", "credit"]] = posted[["paid", "credit"]].fillna(0)
     mature = posted[posted["due"] <= end - pd.Timedelta(days=90)]

@@ -756,7 +756,8 @@ class Simulator:
             rows = np.flatnonzero(pay_day > due + offset)
             self.calls(idx[rows], inv[rows], due[rows] + offset, owner[rows], h[rows], pay_day[rows])
         # Payment plans for large, long-overdue balances that do get paid: instalments ending on the pay day.
-        plan = (pay_day - due > 60) & (pay_day < np.iinfo(np.int32).max) & (amount > 5000) & (rng.random(idx.size) < 0.3)
+        paid_late = (pay_day - due > 60) & (pay_day < np.iinfo(np.int32).max)
+        plan = paid_late & (amount > 5000) & (rng.random(idx.size) < 0.3)
         p = np.flatnonzero(plan)
         if p.size:
             agreed = due[p] + 21
