@@ -17,7 +17,7 @@ DUCKDB_TYPES = {
     "decimal": "decimal(18,2)",
     "rate": "decimal(18,8)",
     "date": "date",
-    "timestamp": "timestamptz",
+    "timestamp": "timestamp",  # naive UTC: portable to Spark; the offset is checked on ingest
     "bool": "boolean",
 }
 

@@ -182,7 +182,7 @@ def column_checks(contract: Contract, entity: Entity, column: Column, cutoff: st
     checks = []
     if column.required:
         checks.append(f"case when {v} is null then 'missing required value' end")
-    typed = f"try_cast({v} as {column.duckdb_type})"
+    typed = typed_value(column)
     low, high = contract.date_range
     if column.type == "timestamp":
         checks.append(f"case when {v} is not null and not regexp_matches({v}, '(Z|z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')"
@@ -194,7 +194,7 @@ def column_checks(contract: Contract, entity: Entity, column: Column, cutoff: st
         checks.append(f"case when {as_date} < date '{low}' or {as_date} > date '{high}' then "
                       f"'date out of range: ' || {v} end")
         if cutoff and not column.future_ok:
-            checks.append(f"case when {typed} > timestamptz '{cutoff}' then "
+            checks.append(f"case when {typed} > cast(timestamptz '{cutoff}' as timestamp) then "
                           f"'after the extract time ({cutoff}): ' || {v} end")
     if column.enum:
         allowed = ", ".join(sql_str(e) for e in column.enum)
@@ -287,11 +287,18 @@ def create_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
         entity varchar, file varchar, column_name varchar, pans_masked bigint)""")
 
 
+def typed_value(column: Column) -> str:
+    """The column's text parsed to its contract type; timestamps become naive UTC (the session zone is UTC)."""
+    if column.type == "timestamp":
+        return f"cast(try_cast({_present(column.name)} as timestamptz) as timestamp)"
+    return f"try_cast({_present(column.name)} as {column.duckdb_type})"
+
+
 def typed_select(entity: Entity, present: set[str]) -> str:
     parts = []
     for column in entity.columns:
         if column.name in present:
-            value = f"try_cast({_present(column.name)} as {column.duckdb_type})"
+            value = typed_value(column)
         else:
             value = f"cast(null as {column.duckdb_type})"
         parts.append(f"{value} as {column.name}")

@@ -116,6 +116,13 @@ class BookWriter:
             "gateway": att["gateway"],
         })
         ret = self.frame("ach_returns")
+        # A debit returned after the extract is still pending in it.
+        later = ret.loc[ret["day"] > self.end, ["invoice", "attempt_number"]]
+        pending = set(zip(later["invoice"], later["attempt_number"], strict=True))
+        if pending:
+            keys = list(zip(att["invoice"], att["attempt_number"], strict=True))
+            is_pending = np.array([k in pending for k in keys]) & (att["method"] == "ach_debit").to_numpy()
+            self.tables["payment_attempts"].loc[is_pending, "outcome"] = "pending"
         ret = ret[ret["day"] <= self.end]
         ret["attempt_id"] = [self.att_key.get((i, n), "") for i, n in zip(ret["invoice"], ret["attempt_number"],
                                                                          strict=True)]

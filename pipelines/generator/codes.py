@@ -25,7 +25,7 @@ CARD_DECLINE_CODES = {
 
 # Mastercard merchant advice codes sent with a decline, by family: [(advice code or "", weight)]
 MASTERCARD_ADVICE = {
-    "insufficient_funds": [("", 0.6), ("24", 0.15), ("25", 0.15), ("26", 0.1)],
+    "insufficient_funds": [("", 0.75), ("24", 0.25)],
     "do_not_honor": [("", 0.75), ("02", 0.25)],
     "expired_card": [("01", 0.8), ("", 0.2)],
     "invalid_card_data": [("03", 0.5), ("01", 0.3), ("", 0.2)],

@@ -382,7 +382,8 @@ class Simulator:
         brands = self.brand[idx]
         decline, response, advice = self.decline_codes(families, brands)
         self.card_attempt(idx, inv, day, hour, amount, 1, "failed", decline, response, advice)
-        hard = np.isin(families, bh.HARD_FAMILIES)
+        # The processor follows the rules it knows: no retries of hard declines or Mastercard "never" advice.
+        hard = np.isin(families, bh.HARD_FAMILIES) | np.isin(advice, ("03", "21"))
         # The processor's retry times (days after the failure); mistakes give the compliance checks work.
         legacy = ~hard & (rng.random(e) < 0.004)
         hard_retried = hard & (rng.random(e) < 0.03)

@@ -1,0 +1,56 @@
+"""Run the dbt project in-process against a warehouse file, with the run's as-of date."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipelines.config import DBT_PROJECT_DIR
+
+log = logging.getLogger(__name__)
+
+
+class DbtError(Exception):
+    """dbt failed; the message names the failing node(s)."""
+
+
+@dataclass
+class DbtRun:
+    elapsed_seconds: float
+    results: list[dict]
+
+    @property
+    def model_seconds(self) -> float:
+        return sum(r["execution_time"] for r in self.results)
+
+
+def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: list[str] | None = None,
+            target: str = "duckdb", env: dict[str, str] | None = None) -> DbtRun:
+    """`dbt <command>` on `warehouse` (absolute DuckDB path) with vars as_of_date; raises DbtError on failure."""
+    from dbt.cli.main import dbtRunner
+
+    os.environ["DUNNING_DBT_PATH"] = str(Path(warehouse).resolve())
+    os.environ.update(env or {})
+    target_path = DBT_PROJECT_DIR / "target"
+    args = [
+        command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        "--target", target, "--vars", json.dumps({"as_of_date": as_of}), "--target-path", str(target_path),
+        "--log-path", str(DBT_PROJECT_DIR / "logs"), "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats",
+        *(extra_args or []),
+    ]
+    result = dbtRunner().invoke(args)
+    run_results = _read_run_results(target_path)
+    if not result.success:
+        failures = [f"{r['unique_id']}: {(r.get('message') or '').splitlines()[0] if r.get('message') else r['status']}"
+                    for r in run_results.get("results", []) if r["status"] in ("error", "fail")]
+        detail = "; ".join(failures[:3]) if failures else str(result.exception or "see dbt_project/logs/dbt.log")
+        raise DbtError(f"dbt {command} failed: {detail}")
+    return DbtRun(run_results.get("elapsed_time", 0.0), run_results.get("results", []))
+
+
+def _read_run_results(target_path: Path) -> dict:
+    path = target_path / "run_results.json"
+    return json.loads(path.read_text()) if path.exists() else {}
