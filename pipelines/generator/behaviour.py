@@ -26,7 +26,9 @@ FAILURE_FAMILIES = (
     "authentication_required",
     "restricted",
 )
-HARD_FAMILIES = ("expired_card", "invalid_card_data", "lost_stolen_fraud", "authentication_required", "avs_cvv_mismatch")
+HARD_FAMILIES = (
+    "expired_card", "invalid_card_data", "lost_stolen_fraud", "authentication_required", "avs_cvv_mismatch",
+)
 
 # Share of non-expiry failures by family at average health; insufficient funds grows as health falls.
 FAMILY_MIX = {
