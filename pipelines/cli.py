@@ -54,6 +54,7 @@ def fail(exc: Exception, hint: str = "") -> None:
 
 def run_safely(fn, *args, **kwargs):
     """Turn every failure into one clear line: expected ones with a hint, unexpected ones with their type."""
+    from pipelines.dbt_runner import DbtError
     from pipelines.ingest import IngestError
 
     try:
@@ -65,6 +66,8 @@ def run_safely(fn, *args, **kwargs):
     except IngestError as exc:
         fail(exc, "fix the file (docs/raw_contract.md says what each column must hold) and run again; "
                   "the previous warehouse was not touched")
+    except DbtError as exc:
+        fail(exc, "see dbt_project/logs/dbt.log for the full dbt output; the previous warehouse was not touched")
     except (ValueError, OSError) as exc:
         fail(exc, "the previous warehouse was not touched")
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
