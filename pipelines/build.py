@@ -1,16 +1,20 @@
-"""The whole pipeline behind `dunning build`: ingest -> (dbt, quality, models as they land) -> atomic swap."""
+"""The whole pipeline behind `dunning build`: ingest -> dbt -> models -> atomic swap -> reports.
+
+Everything is written into a new warehouse file; it replaces the previous one only when every step succeeded,
+and reports are written only after that, so a failed run leaves the last good warehouse and reports untouched.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-from pipelines.dbt_runner import run_dbt
+from pipelines.dbt_runner import DbtRun, run_dbt
 from pipelines.ingest import FileResult, ingest
 from pipelines.warehouse import building
 
@@ -22,6 +26,10 @@ class BuildResult:
     warehouse: Path
     as_of: str
     files: list[FileResult]
+    dbt: DbtRun | None = None
+    notes: list[str] = field(default_factory=list)
+    risk: object = None
+    reports: list[Path] = field(default_factory=list)
 
     @property
     def rows_quarantined(self) -> int:
@@ -47,7 +55,8 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
-              step: Callable[[str], None] | None = None) -> BuildResult:
+              step: Callable[[str], None] | None = None, reports_dir: Path | None = None,
+              seed: int = 0) -> BuildResult:
     """Build a complete warehouse from one load folder; the previous warehouse is replaced only on success."""
     step = step or (lambda _name: None)
     with building(warehouse) as tmp:
@@ -60,7 +69,38 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
                         [as_of, inputs_fingerprint(con)])
         finally:
             con.close()
+        result = BuildResult(Path(warehouse), as_of, files)
         step("warehouse models (dbt build)")
-        dbt = run_dbt(tmp, as_of)
-        log.info("dbt build: %.1f s wall, %.1f s in models", dbt.elapsed_seconds, dbt.model_seconds)
-    return BuildResult(Path(warehouse), as_of, files)
+        result.dbt = run_dbt(tmp, as_of)
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute("set TimeZone = 'UTC'")
+            step("risk model: train, evaluate, score")
+            result.risk = run_risk(con, as_of, seed, result.notes)
+        finally:
+            con.close()
+    if reports_dir is not None:
+        result.reports += write_reports(result, Path(reports_dir))
+    return result
+
+
+def run_risk(con, as_of: str, seed: int, notes: list[str]):
+    from models_ml.risk.train import train_evaluate_score
+
+    try:
+        return train_evaluate_score(con, as_of, seed=seed)
+    except ValueError as exc:  # a young book: no model yet, the rest of the build still stands
+        notes.append(f"risk model skipped: {exc}")
+        log.warning("risk model skipped: %s", exc)
+        return None
+
+
+def write_reports(result: BuildResult, folder: Path) -> list[Path]:
+    paths = []
+    if result.risk is not None:
+        from models_ml.risk.report import write_model_card
+
+        run = result.risk
+        paths.append(write_model_card(folder, run.metrics, run.test_frame, run.model, run.training_frame,
+                                      result.as_of))
+    return paths

@@ -186,26 +186,113 @@ def build(
     raw: Path = typer.Option(..., "--raw", help="Load folder to build from."),
     warehouse: Path = typer.Option(SETTINGS.warehouse, help="DuckDB file to create or replace atomically."),
     as_of: str = typer.Option(None, help="As-of date (YYYY-MM-DD); default: the last date in the data."),
+    reports: Path = typer.Option(SETTINGS.reports_dir, help="Folder for the model card and other reports."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ):
     """Run the whole pipeline: ingest, warehouse models, checks and outputs; swap in only on success.
 
     Example: dunning build --raw demo_data/raw --warehouse build/warehouse.duckdb --as-of 2026-10-31
     """
-    run_safely(_build, raw, warehouse, as_of)
+    run_safely(_build, raw, warehouse, as_of, reports)
 
 
-def _build(raw, warehouse, as_of):
+def _build(raw, warehouse, as_of, reports=SETTINGS.reports_dir):
     from pipelines.build import run_build
 
     if as_of:
         _check_date(as_of)
     started = time.perf_counter()
     with steps() as step:
-        result = run_build(raw, warehouse, as_of=as_of, step=step)
+        result = run_build(raw, warehouse, as_of=as_of, step=step, reports_dir=reports)
     print_load_summary(result.files, warehouse)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    if result.risk is not None:
+        model = result.risk.metrics.set_index("scorer").loc["model"]
+        console.print(f"risk model: {len(result.risk.scores):,} open items scored; held-out ROC AUC "
+                      f"{model['roc_auc']:.3f}, ECE {model['ece']:.3f}")
+    for path in result.reports:
+        console.print(f"report: {path}")
     console.print(f"built {warehouse} as of {result.as_of} in {time.perf_counter() - started:.1f} s")
     return result
+
+
+# ----------------------------------------------------------------------------------------------- evaluate
+@app.command()
+def evaluate(
+    warehouse: Path = typer.Option(SETTINGS.warehouse, help="A built warehouse (of a generated book)."),
+    truth: Path = typer.Option(..., help="The generated book's truth/ folder (evaluation only)."),
+    reports: Path = typer.Option(SETTINGS.reports_dir, help="Folder for the evaluation reports."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+):
+    """Compare the models with baselines and with the simulator's truth (the best possible) on generated data.
+
+    Example: dunning evaluate --warehouse build/warehouse.duckdb --truth demo_data/raw/truth
+    """
+    run_safely(_evaluate, warehouse, truth, reports)
+
+
+def _evaluate(warehouse: Path, truth: Path, reports: Path):
+    from models_ml.io import connect, read_frame
+    from models_ml.risk.report import write_oracle_report
+    from models_ml.risk.train import compare_with_oracle
+
+    if not Path(warehouse).exists():
+        raise UserError(f"{warehouse}: warehouse not found", "build one first: dunning build --raw DIR")
+    if not Path(truth).is_dir():
+        raise UserError(f"{truth}: truth folder not found", "pass the truth/ folder of a generated book")
+    con = connect(warehouse)
+    try:
+        as_of = str(read_frame(con, "select as_of_date from raw._build_info")["as_of_date"].iloc[0])[:10]
+        table, joined = compare_with_oracle(con, truth, as_of)
+    finally:
+        con.close()
+    path = write_oracle_report(Path(reports), table, joined, as_of)
+    show = Table(title=f"Risk: held-out period, as of {as_of}")
+    for col in ("scorer", "ROC AUC", "PR AUC", "Brier", "ECE", "top-10 % capture"):
+        show.add_column(col)
+    for r in table.itertuples():
+        show.add_row(r.scorer, f"{r.roc_auc:.3f}", f"{r.pr_auc:.3f}", f"{r.brier:.3f}", f"{r.ece:.3f}",
+                     f"{r.top10_capture:.1%}")
+    console.print(show)
+    console.print(f"report: {path}")
+
+
+# ----------------------------------------------------------------------------------------------- benchmark
+benchmark_app = typer.Typer(help="External benchmarks of the modelling code on real public data.",
+                            no_args_is_help=True)
+app.add_typer(benchmark_app, name="benchmark")
+
+
+@benchmark_app.command("uci")
+def benchmark_uci(
+    path: Path = typer.Option(..., "--path", help="UCI_Credit_Card.csv (default of credit card clients)."),
+    folds: int = typer.Option(5, min=2, help="Stratified cross-validation folds."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+):
+    """5-fold cross-validated ROC AUC of the risk model's code on the UCI credit-default data.
+
+    Example: dunning benchmark uci --path ../shared/data/external/uci_default_credit_card_clients/UCI_Credit_Card.csv
+    """
+    run_safely(_benchmark_uci, path, folds)
+
+
+def _benchmark_uci(path: Path, folds: int):
+    import json
+
+    from models_ml.risk.uci import run_uci_benchmark
+
+    if not Path(path).exists():
+        raise UserError(f"{path}: file not found", "pass the UCI_Credit_Card.csv from shared/data/external")
+    with steps(1) as step:
+        step(f"{folds}-fold cross-validation")
+        result = run_uci_benchmark(path, folds)
+    console.print(f"rows {result['rows']:,}, default rate {result['default_rate']:.1%}")
+    console.print(f"gradient boosting ROC AUC per fold: {', '.join(f'{v:.3f}' for v in result['fold_roc_auc'])}")
+    console.print(f"gradient boosting ROC AUC {result['roc_auc']:.3f} +/- {result['roc_auc_std']:.3f} "
+                  f"(published about {result['published_gradient_boosting_roc_auc']}); logistic baseline "
+                  f"{result['logistic_roc_auc']:.3f}")
+    print(json.dumps(result))
 
 
 def _check_date(value: str):
@@ -234,7 +321,8 @@ def demo(
 def _demo(serve: bool, port: int):
     raw = SETTINGS.demo_raw_dir
     _generate(raw, SETTINGS.demo_accounts, SETTINGS.demo_months, SETTINGS.demo_seed, "csv", "2026-10-31", False)
-    _build(raw, SETTINGS.warehouse, None)
+    _build(raw, SETTINGS.warehouse, None, SETTINGS.reports_dir)
+    _evaluate(SETTINGS.warehouse, raw / "truth", SETTINGS.reports_dir)
     app_file = PROJECT_ROOT / "dashboards" / "app.py"
     if not serve:
         return

@@ -10,10 +10,12 @@ A file that cannot be read at all raises IngestError with one line naming the fi
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,7 +63,8 @@ def find_file(raw_dir: Path, entity: Entity) -> Path | None:
     return found[0] if found else None
 
 
-def read_header(path: Path) -> list[str]:
+def read_header(path: Path, strip: bool = True) -> list[str]:
+    """Column names of a CSV's header row (stripped of spaces unless strip=False, as pyarrow sees them)."""
     with path.open("rb") as fh:
         first = fh.readline()
     if not first.strip():
@@ -72,7 +75,7 @@ def read_header(path: Path) -> list[str]:
         raise IngestError(f"{path.name}: row 0 (header) is not UTF-8 text at byte {exc.start}; "
                           "export the file as UTF-8") from None
     header = next(csv.reader(io.StringIO(text)))
-    return [h.strip() for h in header]
+    return [h.strip() for h in header] if strip else header
 
 
 def check_header(path: Path, header: list[str], entity: Entity) -> list[str]:
@@ -101,10 +104,37 @@ def first_bad_utf8_row(path: Path) -> tuple[int, int]:
     return 0, 0
 
 
+def check_quotes(path: Path) -> None:
+    """Fail on a quoted field that is never closed.
+
+    pyarrow reads it as a value running to the end of the file, silently swallowing every row after it. Quotes
+    come in pairs in RFC 4180 CSV, so only a file with an odd number of them (an open field, or a harmless stray
+    quote inside an unquoted value such as 5" disk) is parsed again by a parser that reports an open field.
+    """
+    count = 0
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            count += block.count(b'"')
+    if count % 2 == 0:
+        return
+    import pandas as pd
+
+    try:
+        pd.read_csv(path, dtype=str, encoding="latin-1", usecols=[0], on_bad_lines="skip", keep_default_na=False)
+    except pd.errors.ParserError as exc:
+        found = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+        if not found:
+            raise IngestError(f"{path.name}: cannot parse CSV: {str(exc).splitlines()[0]}") from None
+        raise IngestError(f"{path.name}: row {found.group(1)}: a quoted field is never closed (its closing \" is "
+                          "missing), so every row after it would be lost; fix the quoting") from None
+
+
 def read_csv(path: Path, entity: Entity) -> tuple[pa.Table, list[tuple[int, str]], list[str]]:
     """All values as text plus the 1-based data row of each; also rows with the wrong number of fields."""
-    header = read_header(path)
+    raw_header = read_header(path, strip=False)
+    header = [h.strip() for h in raw_header]
     extra = check_header(path, header, entity)
+    check_quotes(path)
     malformed: list[tuple[int, str]] = []
 
     def on_bad_row(row):
@@ -119,7 +149,8 @@ def read_csv(path: Path, entity: Entity) -> tuple[pa.Table, list[tuple[int, str]
             read_options=pacsv.ReadOptions(use_threads=False, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_bad_row),
             convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header}, strings_can_be_null=False,
+                # Keyed by the names as written (" amount"), or pyarrow would infer that column's type.
+                column_types={h: pa.string() for h in raw_header}, strings_can_be_null=False,
                 quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid as exc:
@@ -185,7 +216,9 @@ def column_checks(contract: Contract, entity: Entity, column: Column, cutoff: st
     typed = typed_value(column)
     low, high = contract.date_range
     if column.type == "timestamp":
-        checks.append(f"case when {v} is not null and not regexp_matches({v}, '(Z|z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')"
+        # A time of day then an offset: a bare date ends like an offset ("-10") and would pass as midnight UTC.
+        checks.append(f"case when {v} is not null and not regexp_matches({v}, "
+                      "'[0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]+)?)? *(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)$')"
                       f" then 'timestamp without a UTC offset: ' || {v} end")
     checks.append(f"case when {v} is not null and {typed} is null then "
                   f"'not a valid {column.type}: ' || left({v}, 60) end")
@@ -359,15 +392,30 @@ def load_entity(con, contract: Contract, entity: Entity, path: Path | None, cuto
 
 
 def extract_cutoff(raw_dir: Path, as_of: str | None) -> str | None:
-    """Events after this instant are future-dated: the as-of day's end, else the manifest's extracted_at."""
+    """Events after this instant are future-dated: the as-of day's end, else the manifest's extracted_at.
+
+    Both are parsed here, never pasted into SQL as given (a typo would surface as a DuckDB error, a quote as SQL).
+    """
     if as_of:
-        return f"{as_of} 23:59:59+00"
+        try:
+            day = dt.date.fromisoformat(str(as_of))
+        except ValueError:
+            raise ValueError(f"as-of {as_of!r} is not a date; write it as YYYY-MM-DD") from None
+        return f"{day.isoformat()} 23:59:59+00:00"
     manifest = raw_dir / "manifest.json"
     if manifest.exists():
         try:
-            return json.loads(manifest.read_text())["extracted_at"]
-        except (ValueError, KeyError):
+            extracted_at = json.loads(manifest.read_text())["extracted_at"]
+        except (ValueError, KeyError, TypeError):
             raise IngestError(f"{manifest.name}: not valid JSON with an 'extracted_at' field") from None
+        try:
+            instant = dt.datetime.fromisoformat(str(extracted_at))
+        except ValueError:
+            raise IngestError(f"{manifest.name}: extracted_at {str(extracted_at)[:40]!r} is not an ISO 8601 "
+                              "timestamp such as 2026-04-01T06:00:00Z") from None
+        if instant.tzinfo is None:  # read as UTC, as before
+            instant = instant.replace(tzinfo=dt.UTC)
+        return instant.astimezone(dt.UTC).isoformat(sep=" ")
     return None
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,13 @@ import duckdb
 
 
 def staging_path(target: Path) -> Path:
-    return target.with_name(f".{target.name}.building-{os.getpid()}")
+    """A new name for every build, ending in the builder's pid (stale files of dead builders are removed).
+
+    Unique per build, not only per process: DuckDB caches one database instance per path in a process, and a
+    library may keep the previous build's staging instance open; after the swap that instance is the live
+    warehouse, so reusing the name would hand the next build the live file.
+    """
+    return target.with_name(f".{target.name}.building-{uuid.uuid4().hex[:12]}-{os.getpid()}")
 
 
 def remove_quietly(path: Path) -> None:
@@ -72,4 +79,17 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def connect_read_only(path: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(path), read_only=True)
+    """A read-only connection to the warehouse file as it is now.
+
+    duckdb.connect(path) would return the database instance this process already has open for that path, i.e.
+    the warehouse as it was before the last swap, for as long as any old connection lives. Attaching the file to
+    a fresh in-memory database always opens the current file; the catalog keeps the file's name, as with connect.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: warehouse not found; run dunning build first")
+    con = duckdb.connect()
+    name = path.stem.replace('"', '""')
+    con.execute(f"attach '{str(path).replace(chr(39), chr(39) * 2)}' as \"{name}\" (read_only)")
+    con.execute(f'use "{name}"')
+    return con

@@ -301,7 +301,7 @@ class Simulator:
         if card.any():
             self.collect_card(idx[card], inv_keys[card], inv_day[card], due_amount[card])
         if ach.any():
-            self.collect_ach(idx[ach], inv_keys[ach], due_day[ach], due_amount[ach])
+            self.collect_ach(idx[ach], inv_keys[ach], inv_day[ach], due_day[ach], due_amount[ach])
         if terms_rows.any():
             self.collect_terms(idx[terms_rows], inv_keys[terms_rows], inv_day[terms_rows], due_day[terms_rows],
                                due_amount[terms_rows], method[terms_rows])
@@ -484,32 +484,19 @@ class Simulator:
     def record_episode_truth(self, idx, inv, day, hour, amount, kind, families, p_not, times, p_retry, lam,
                              late_p, h):
         """Keep the true 30-day non-recovery chance and the survival curve used for month-end snapshots."""
-        e = idx.size
         self.t["truth_failures"].add(account=idx, invoice=inv, day=day, hours=hour, kind=kind, family=families,
                                      amount=amount, health=h, p_not_recovered_30d=p_not)
-        # Survival by whole day since failure: retries (by day) and customer fixes, then late collection.
-        surv = np.ones((e, HORIZON))
-        day_of_retry = np.where(np.isnan(times), HORIZON + 1, np.floor(times)).astype(np.int64)
-        daily = np.ones((e, HORIZON + 2))
-        np.multiply.at(daily, (np.repeat(np.arange(e), times.shape[1]), day_of_retry.ravel()),
-                       (1 - p_retry).ravel())
-        daily = daily[:, :HORIZON]
-        daily[:, : lam.shape[1]] *= 1 - lam
-        surv = np.cumprod(daily, axis=1)
-        after = np.arange(HORIZON) - bh.RECOVERY_WINDOW_DAYS
-        late_frac = np.clip(after / 90.0, 0, 1)  # late payments spread evenly over days 31-120
-        s30 = surv[:, bh.RECOVERY_WINDOW_DAYS - 1 : bh.RECOVERY_WINDOW_DAYS]
-        surv = np.where(after[None, :] >= 0, s30 * (1 - late_p[:, None] * late_frac[None, :]), surv)
-        self.snapshot_truth(idx, inv, day, amount, surv, kind)
+        self.snapshot_truth(idx, inv, day, amount, episode_survival(times, p_retry, lam, late_p), kind)
 
-    def snapshot_truth(self, idx, inv, start_day, amount, surv, kind):
+    def snapshot_truth(self, idx, inv, start_day, amount, surv, kind, oracle_cash=True):
         """P(not paid within 30 days | open at month end) for every month end the item may be open at.
 
         Also adds the item's expected cash by day (amount x chance of being paid that day) to the oracle.
         """
-        paid_on = -np.diff(np.concatenate([np.ones((len(idx), 1)), surv], axis=1), axis=1)
-        days = start_day[:, None] + np.arange(HORIZON)[None, :]
-        self.expect_cash(idx, days, paid_on * amount[:, None])
+        if oracle_cash:
+            paid_on = -np.diff(np.concatenate([np.ones((len(idx), 1)), surv], axis=1), axis=1)
+            days = start_day[:, None] + np.arange(HORIZON)[None, :]
+            self.expect_cash(idx, days, paid_on * amount[:, None])
         for me in self.month_ends:
             offset = me - start_day  # whole days since the failure (or issue) at the snapshot
             rows = np.flatnonzero((offset >= 0) & (offset + 30 < HORIZON))
@@ -586,12 +573,29 @@ class Simulator:
                                           pay_day=pay_day[p], collector=owner[p])
 
     # ------------------------------------------------------------------ ACH debit
-    def collect_ach(self, idx, inv, due, amount):
+    def ach_invoice_truth(self, idx, inv, inv_day, debit_day, amount, h, p_return):
+        """Truth for ACH invoices before their debit: paid the day after the debit unless returned; a return
+        then follows the episode survival (mixed over retryable and final return codes)."""
+        none = np.zeros(idx.size, bool)
+        share_retryable = sum(w for c, w in codes.ACH_RETURN_CODES if c in codes.ACH_RETRYABLE)
+        mixed = 0.0
+        for retryable, weight in ((~none, share_retryable), (none, 1 - share_retryable)):
+            times, p, lam = self.ach_schedule(idx, debit_day, h, retryable, none)
+            mixed = mixed + weight * episode_survival(times, p, lam, bh.late_recovery_probability(h))
+        settle_offset = self.roll(debit_day + 1, idx) - inv_day
+        since_debit = np.arange(HORIZON)[None, :] - (debit_day - inv_day)[:, None]
+        after_fail = np.take_along_axis(mixed, np.clip(since_debit, 0, HORIZON - 1), axis=1)
+        surv = np.where(np.arange(HORIZON)[None, :] < settle_offset[:, None], 1.0, p_return[:, None] * after_fail)
+        self.snapshot_truth(idx, inv, inv_day, amount, surv, "ach_invoice", oracle_cash=False)
+
+    def collect_ach(self, idx, inv, inv_day, due, amount):
         rng = self.rng
         n = idx.size
         debit_day = self.roll(due, idx)
         h = self.health_at(idx, debit_day)
-        returned = rng.random(n) < bh.ach_return_probability(h)
+        p_return = bh.ach_return_probability(h)
+        returned = rng.random(n) < p_return
+        self.ach_invoice_truth(idx, inv, inv_day, debit_day, amount, h, p_return)
         ok = ~returned
         self.ach_attempt(idx[ok], inv[ok], debit_day[ok], amount[ok], 1, "succeeded")
         settle = self.roll(debit_day[ok] + 1, idx[ok])
@@ -626,6 +630,18 @@ class Simulator:
         e = idx.size
         retryable = np.isin(code, codes.ACH_RETRYABLE)
         too_many = retryable & (rng.random(e) < 0.03)  # a third re-presentment: a NACHA violation to find
+        times, p, lam = self.ach_schedule(idx, day, h, retryable, too_many)
+        ok = ~np.isnan(times) & (rng.random((e, 3)) < p)
+        first_ok = np.where(ok.any(axis=1), ok.argmax(axis=1), -1)
+        retry_t = np.where(first_ok >= 0, times[np.arange(e), np.maximum(first_ok, 0)], np.inf)
+        fix = rng.random(lam.shape) < lam
+        fix_t = np.where(fix.any(axis=1), fix.argmax(axis=1), np.inf) + 0.5
+        self.ach_outcomes(idx, inv, day, amount, h, code, times, p, lam, ok, first_ok, retry_t, fix_t)
+
+    def ach_schedule(self, idx, day, h, retryable, too_many):
+        """Re-presentment days (after the failed debit), their true success chances, and the daily chance the
+        customer pays another way. Deterministic: truth can be computed before any outcome is drawn."""
+        e = idx.size
         times = np.full((e, 3), np.nan)
         next_payday = day + 3
         for j in range(3):
@@ -639,14 +655,15 @@ class Simulator:
         p = np.zeros((e, 3))
         rows, cols = np.nonzero(~np.isnan(times))
         p[rows, cols] = bh.ach_represent_success_probability(h[rows], (day[rows] + times[rows, cols]).astype(int))
-        ok = ~np.isnan(times) & (rng.random((e, 3)) < p)
-        first_ok = np.where(ok.any(axis=1), ok.argmax(axis=1), -1)
-        retry_t = np.where(first_ok >= 0, times[np.arange(e), np.maximum(first_ok, 0)], np.inf)
         d = np.arange(bh.RECOVERY_WINDOW_DAYS)
         lam = np.clip(0.03 * 2 * bh.sigmoid(0.3 + 1.1 * h)[:, None]
                       * np.where(np.isin(d, bh.OUTREACH_DAYS), bh.OUTREACH_BOOST, 1.0)[None, :], 0, 0.9)
-        fix = rng.random(lam.shape) < lam
-        fix_t = np.where(fix.any(axis=1), fix.argmax(axis=1), np.inf) + 0.5
+        return times, p, lam
+
+    def ach_outcomes(self, idx, inv, day, amount, h, code, times, p, lam, ok, first_ok, retry_t, fix_t):
+        rng = self.rng
+        e = idx.size
+        retryable = np.isin(code, codes.ACH_RETRYABLE)
         in_window = ~np.isnan(times) & (times < bh.RECOVERY_WINDOW_DAYS)
         p_not = np.prod(np.where(in_window, 1 - p, 1.0), axis=1) * np.prod(1 - lam, axis=1)
         late_p = bh.late_recovery_probability(h)
@@ -791,6 +808,22 @@ class Simulator:
                                 "amount": (refunded["amount"] - refunded["applied"]).round(2).to_numpy(),
                                 "day": refunded["day"].to_numpy() + rng.integers(10, 40, len(refunded))})
         return disputes, refunds
+
+
+def episode_survival(times, p_retry, lam, late_p) -> np.ndarray:
+    """P(not recovered by the end of day j after the failure), j = 0..HORIZON-1: retries (by day) and customer
+    fixes within the window, then late collection spread evenly over days 31-120."""
+    e = len(times)
+    day_of_retry = np.where(np.isnan(times), HORIZON + 1, np.floor(times)).astype(np.int64)
+    daily = np.ones((e, HORIZON + 2))
+    np.multiply.at(daily, (np.repeat(np.arange(e), times.shape[1]), day_of_retry.ravel()), (1 - p_retry).ravel())
+    daily = daily[:, :HORIZON]
+    daily[:, : lam.shape[1]] *= 1 - lam
+    surv = np.cumprod(daily, axis=1)
+    after = np.arange(HORIZON) - bh.RECOVERY_WINDOW_DAYS
+    late_frac = np.clip(after / 90.0, 0, 1)
+    s30 = surv[:, bh.RECOVERY_WINDOW_DAYS - 1 : bh.RECOVERY_WINDOW_DAYS]
+    return np.where(after[None, :] >= 0, s30 * (1 - late_p[:, None] * late_frac[None, :]), surv)
 
 
 def simulate(config: BookConfig) -> Simulator:

@@ -1,0 +1,69 @@
+"""Top reasons behind each score, in plain words a collector can read out.
+
+For every feature group, the score is recomputed with the group set to a benign reference (its typical value on
+items that were recovered); the groups that raise the score most are the reasons, worded from the item's own
+values ("card expired 12 days ago", "3 failed payments in 90 days").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# group -> (features replaced together, wording from the row)
+REASON_GROUPS = {
+    "days_past_due": (["days_past_due", "account_max_days_past_due"], lambda r: (
+        f"{int(r.days_past_due)} days past due" if r.days_past_due > 0 else
+        f"due in {-int(r.days_past_due)} days" if r.days_past_due < 0 else "due today")),
+    "decline": (["decline_family", "is_hard_decline", "attempt_method"], lambda r: (
+        f"last payment declined: {str(r.decline_family).replace('_', ' ')}"
+        + (" (hard decline)" if r.is_hard_decline else ""))),
+    "failure_age": (["days_since_first_failure", "failed_attempts_on_item"], lambda r: (
+        f"payment failing for {int(r.days_since_first_failure)} days, {int(r.failed_attempts_on_item)} attempts"
+        if pd.notna(r.days_since_first_failure) else "no failed payment on this invoice")),
+    "card_expiry": (["card_expired_days", "days_to_card_expiry"], lambda r: (
+        f"card expired {int(r.card_expired_days)} days ago" if r.card_expired_days > 0 else
+        f"card expires in {int(r.days_to_card_expiry)} days" if pd.notna(r.days_to_card_expiry) else
+        "no card on file")),
+    "failure_history": (["failures_90d", "failed_episodes_365d", "unrecovered_episodes_365d"], lambda r: (
+        f"{int(r.failures_90d)} failed payments in 90 days, {int(r.unrecovered_episodes_365d)} never recovered "
+        "in the past year")),
+    "lateness": (["late_paid_share_365d", "avg_days_late_365d"], lambda r: (
+        f"paid {r.late_paid_share_365d:.0%} of invoices late in the past year (avg {r.avg_days_late_365d:.0f} "
+        "days)" if pd.notna(r.late_paid_share_365d) else "no payment history in the past year")),
+    "promises": (["broken_promises_180d", "kept_promises_180d", "has_open_promise"], lambda r: (
+        f"{int(r.broken_promises_180d)} broken promise(s) to pay in 180 days" if r.broken_promises_180d > 0 else
+        "promise to pay outstanding" if r.has_open_promise else "no broken promises")),
+    "contact": (["touches_30d", "responses_30d", "bounces_30d", "days_since_last_response"], lambda r: (
+        f"{int(r.touches_30d)} touches in 30 days, {int(r.responses_30d)} responses"
+        + (f", {int(r.bounces_30d)} bounced" if r.bounces_30d > 0 else ""))),
+    "disputes_writeoffs": (["disputes_365d", "write_offs_365d"], lambda r: (
+        f"{int(r.disputes_365d)} dispute(s) and {int(r.write_offs_365d)} write-off(s) in the past year")),
+    "exposure": (["log_exposure", "account_open_items", "account_overdue_share"], lambda r: (
+        f"{int(r.account_open_items)} open items, {r.account_overdue_share:.0%} of the balance overdue"
+        if pd.notna(r.account_overdue_share) else f"{int(r.account_open_items)} open items")),
+    "tenure": (["tenure_days", "segment"], lambda r: (
+        f"{str(r.segment).replace('_', '-')} customer for {int(r.tenure_days) // 30} months")),
+}
+
+
+def explain(model, frame: pd.DataFrame, top: int = 3) -> pd.DataFrame:
+    """Frame with reason_1..reason_top (plain words) for every row of `frame` (same index)."""
+    base = model.predict_proba(frame)
+    lifts = {}
+    for name, (features, _) in REASON_GROUPS.items():
+        changed = frame.copy()
+        for feature in features:
+            changed[feature] = model.reference_.get(feature)
+        lifts[name] = base - model.predict_proba(changed)
+    lift = pd.DataFrame(lifts, index=frame.index)
+    order = np.argsort(-lift.to_numpy(), axis=1)[:, :top]
+    names = np.array(list(REASON_GROUPS))
+    out = {f"reason_{k + 1}": [] for k in range(top)}
+    rows = frame.itertuples(index=False)
+    for row, picks, values in zip(rows, order, lift.to_numpy(), strict=True):
+        for k in range(top):
+            group = names[picks[k]]
+            text = REASON_GROUPS[group][1](row) if values[picks[k]] > 0.005 else ""
+            out[f"reason_{k + 1}"].append(text)
+    return pd.DataFrame(out, index=frame.index)
