@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from models_ml.worklist.build import build_worklist
+from models_ml.worklist.status import daily_status
 from pipelines.dbt_runner import DbtRun, run_dbt
 from pipelines.ingest import FileResult, ingest
 from pipelines.warehouse import building
@@ -29,6 +31,8 @@ class BuildResult:
     dbt: DbtRun | None = None
     notes: list[str] = field(default_factory=list)
     risk: object = None
+    worklist: object = None
+    status: dict | None = None
     reports: list[Path] = field(default_factory=list)
 
     @property
@@ -77,6 +81,9 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
             con.execute("set TimeZone = 'UTC'")
             step("risk model: train, evaluate, score")
             result.risk = run_risk(con, as_of, seed, result.notes)
+            step("worklist: next actions, SLA clocks, priorities")
+            result.worklist = build_worklist(con, as_of)
+            result.status = daily_status(con, as_of)
         finally:
             con.close()
     if reports_dir is not None:
@@ -103,4 +110,11 @@ def write_reports(result: BuildResult, folder: Path) -> list[Path]:
         run = result.risk
         paths.append(write_model_card(folder, run.metrics, run.test_frame, run.model, run.training_frame,
                                       result.as_of))
+    if result.status is not None:
+        from models_ml.worklist.exports import daily_status_html, daily_status_markdown
+
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, render in (("daily_status.md", daily_status_markdown), ("daily_status.html", daily_status_html)):
+            (folder / name).write_text(render(result.status))
+            paths.append(folder / name)
     return paths

@@ -217,6 +217,122 @@ def _build(raw, warehouse, as_of, reports=SETTINGS.reports_dir):
     return result
 
 
+# ----------------------------------------------------------------------------------------------- worklist
+def _open_warehouse(warehouse: Path):
+    from models_ml.io import connect, table_exists
+
+    if not Path(warehouse).exists():
+        raise UserError(f"{warehouse}: warehouse not found",
+                        "build one first: dunning build --raw DIR --warehouse FILE")
+    con = connect(warehouse)
+    if not table_exists(con, "models", "worklist"):
+        con.close()
+        raise UserError(f"{warehouse}: no worklist in this warehouse", "rebuild it with: dunning build --raw DIR")
+    return con
+
+
+@app.command()
+def worklist(
+    warehouse: Path = typer.Option(SETTINGS.warehouse, help="A built warehouse."),
+    out: Path = typer.Option(..., "--out", help="FILE.csv or FILE.xlsx (spreadsheet-safe: no formulas)."),
+    collector: str = typer.Option(None, help="Only this collector's accounts."),
+    top: int = typer.Option(None, min=1, help="Only the first N accounts by priority."),
+    items: bool = typer.Option(False, "--items", help="One row per open item instead of per account."),
+    balance: bool = typer.Option(False, "--balance", help="Spread accounts over collectors up to capacity."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+):
+    """Export today's risk-ranked worklist: next SOP action, template, reasons, SLA and promise flags.
+
+    Example: dunning worklist --warehouse build/warehouse.duckdb --collector "Ana Ruiz" --top 25 --out ana.xlsx
+    """
+    run_safely(_worklist, warehouse, out, collector, top, items, balance)
+
+
+def _worklist(warehouse, out, collector, top, items, balance):
+    from models_ml.io import read_frame
+    from models_ml.worklist.build import balance_collectors, load_cadence
+    from models_ml.worklist.exports import safe_frame, worklist_sheet, write_sheet
+
+    con = _open_warehouse(warehouse)
+    try:
+        accounts = read_frame(con, "select * from models.worklist order by rank")
+        item_rows = read_frame(con, "select * from models.worklist_items order by item_rank") if items else None
+    finally:
+        con.close()
+    if balance:
+        accounts["assigned_collector"] = balance_collectors(accounts, load_cadence())
+    if items:
+        frame = item_rows
+        if collector:
+            frame = frame[frame["collector"].str.casefold() == collector.casefold()]
+        frame = safe_frame(frame.head(top) if top else frame)
+    else:
+        frame = worklist_sheet(accounts, collector, top)
+    if frame.empty:
+        raise UserError("nothing to export with these filters", "check the collector's name: dunning worklist "
+                                                                 "--out all.csv lists every collector")
+    path = write_sheet(frame, out)
+    console.print(f"wrote {len(frame):,} rows to {path}")
+
+
+@app.command()
+def cases(
+    warehouse: Path = typer.Option(SETTINGS.warehouse, help="A built warehouse."),
+    out: Path = typer.Option(..., "--out", help="CSV for Salesforce Data Loader (Case object)."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+):
+    """Export the cases to open (disputes, payment-method updates, escalations) as a Salesforce Case import CSV.
+
+    Example: dunning cases --warehouse build/warehouse.duckdb --out cases.csv
+    """
+    run_safely(_cases, warehouse, out)
+
+
+def _cases(warehouse, out):
+    from models_ml.io import read_frame
+    from models_ml.worklist.exports import salesforce_cases, write_sheet
+
+    con = _open_warehouse(warehouse)
+    try:
+        frame = read_frame(con, "select * from models.cases_to_open")
+        as_of = str(read_frame(con, "select as_of_date from raw._build_info")["as_of_date"].iloc[0])[:10]
+    finally:
+        con.close()
+    path = write_sheet(salesforce_cases(frame, as_of), out)
+    console.print(f"wrote {len(frame):,} cases to {path}")
+
+
+@app.command()
+def status(
+    warehouse: Path = typer.Option(SETTINGS.warehouse, help="A built warehouse."),
+    out: Path = typer.Option(..., "--out", help="FILE.md or FILE.html."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+):
+    """Write the leads' daily status: recoveries, backlog, forecast, SLA breaches, promises due.
+
+    Example: dunning status --warehouse build/warehouse.duckdb --out status.html
+    """
+    run_safely(_status, warehouse, out)
+
+
+def _status(warehouse, out):
+    from models_ml.io import read_frame
+    from models_ml.worklist.exports import daily_status_html, daily_status_markdown
+    from models_ml.worklist.status import daily_status
+
+    if Path(out).suffix.lower() not in (".md", ".html"):
+        raise UserError(f"{out}: write the status as .md or .html")
+    con = _open_warehouse(warehouse)
+    try:
+        as_of = str(read_frame(con, "select as_of_date from raw._build_info")["as_of_date"].iloc[0])[:10]
+        report = daily_status(con, as_of)
+    finally:
+        con.close()
+    render = daily_status_html if Path(out).suffix.lower() == ".html" else daily_status_markdown
+    Path(out).write_text(render(report))
+    console.print(f"wrote the status for {report['date']} to {out}")
+
+
 # ----------------------------------------------------------------------------------------------- evaluate
 @app.command()
 def evaluate(

@@ -1,0 +1,1 @@
+"""Collector worklists: what to do today, for whom, in which order, and by when."""
