@@ -14,6 +14,8 @@ from pathlib import Path
 
 import duckdb
 
+from data_quality.checks import run_quality_checks, write_results
+from models_ml.retry.recommend import recommend_retries
 from models_ml.worklist.build import build_worklist
 from models_ml.worklist.status import daily_status
 from pipelines.dbt_runner import DbtRun, run_dbt
@@ -32,6 +34,8 @@ class BuildResult:
     notes: list[str] = field(default_factory=list)
     risk: object = None
     worklist: object = None
+    retries: object = None
+    quality: object = None
     status: dict | None = None
     reports: list[Path] = field(default_factory=list)
 
@@ -63,6 +67,7 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
               seed: int = 0) -> BuildResult:
     """Build a complete warehouse from one load folder; the previous warehouse is replaced only on success."""
     step = step or (lambda _name: None)
+    docs_dir = Path(reports_dir) / "data_docs" if reports_dir is not None else None
     with building(warehouse) as tmp:
         con = duckdb.connect(str(tmp))
         try:
@@ -71,6 +76,10 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
             as_of = as_of or last_data_date(con)
             con.execute("create table raw._build_info as select cast(? as date) as as_of_date, ? as inputs_sha256",
                         [as_of, inputs_fingerprint(con)])
+            step("data quality: raw landings")
+            raw_quality = run_quality_checks(con, "raw", docs_dir)
+            write_results(con, raw_quality, as_of)
+            raw_quality.raise_for_errors()  # an error stops the build before anything is published
         finally:
             con.close()
         result = BuildResult(Path(warehouse), as_of, files)
@@ -81,9 +90,17 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
             con.execute("set TimeZone = 'UTC'")
             step("risk model: train, evaluate, score")
             result.risk = run_risk(con, as_of, seed, result.notes)
+            step("retry recommendations")
+            result.retries = run_optional(lambda: recommend_retries(con, as_of), "retry recommendations",
+                                          result.notes)
             step("worklist: next actions, SLA clocks, priorities")
             result.worklist = build_worklist(con, as_of)
             result.status = daily_status(con, as_of)
+            step("data quality: model outputs")
+            model_quality = run_quality_checks(con, "models", docs_dir)
+            write_results(con, model_quality, as_of)
+            model_quality.raise_for_errors()
+            result.quality = raw_quality + model_quality
         finally:
             con.close()
     if reports_dir is not None:
@@ -99,6 +116,16 @@ def run_risk(con, as_of: str, seed: int, notes: list[str]):
     except ValueError as exc:  # a young book: no model yet, the rest of the build still stands
         notes.append(f"risk model skipped: {exc}")
         log.warning("risk model skipped: %s", exc)
+        return None
+
+
+def run_optional(fn, name: str, notes: list[str]):
+    """A step whose absence a young book can live with: record why it was skipped and carry on."""
+    try:
+        return fn()
+    except ValueError as exc:
+        notes.append(f"{name} skipped: {exc}")
+        log.warning("%s skipped: %s", name, exc)
         return None
 
 

@@ -372,6 +372,26 @@ def _evaluate(warehouse: Path, truth: Path, reports: Path):
                      f"{r.top10_capture:.1%}")
     console.print(show)
     console.print(f"report: {path}")
+    _evaluate_retry_policies(warehouse, truth, reports)
+
+
+def _evaluate_retry_policies(warehouse: Path, truth: Path, reports: Path):
+    from models_ml.io import connect
+    from models_ml.retry.simulator import compare_policies, write_policy_report
+
+    con = connect(warehouse)
+    try:
+        table, _ = compare_policies(con, truth, limit=2000)
+    finally:
+        con.close()
+    show = Table(title="Retry policies replayed against the simulator's behaviour")
+    for col in ("policy", "recovered share", "vs fixed", "expected retries", "vs fixed ", "violations"):
+        show.add_column(col)
+    for r in table.itertuples():
+        show.add_row(r.policy, f"{r.recovered_share:.1%}", f"{r.recovered_vs_fixed:+.1%}",
+                     f"{r.expected_retries:,.0f}", f"{r.retries_vs_fixed:+.1%}", str(r.violations))
+    console.print(show)
+    console.print(f"report: {write_policy_report(Path(reports), table)}")
 
 
 # ----------------------------------------------------------------------------------------------- benchmark

@@ -36,7 +36,7 @@ def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: lis
     os.environ.update(env or {})
     target_path = DBT_PROJECT_DIR / "target"
     args = [
-        command, "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        *command.split(), "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target", target, "--vars", json.dumps({"as_of_date": as_of}), "--target-path", str(target_path),
         "--log-path", str(DBT_PROJECT_DIR / "logs"), "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats",
         *(extra_args or []),

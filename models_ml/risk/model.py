@@ -1,5 +1,5 @@
 """The risk model: scikit-learn pipelines (ColumnTransformer + HistGradientBoosting, logistic baseline), calibrated
-on a later slice of the training period so probabilities mean what they say."""
+(isotonic, cross-fitted) so probabilities mean what they say."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.frozen import FrozenEstimator
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -54,17 +53,13 @@ class RiskModel:
     estimator_: object = None
     reference_: dict = field(default_factory=dict)
 
-    def fit(self, frame: pd.DataFrame, label: str, time_column: str, calibration_share: float = 0.25) -> RiskModel:
-        """Fit on the earlier snapshots, calibrate (isotonic) on the latest `calibration_share` of them."""
-        times = np.sort(frame[time_column].unique())
-        cut = times[max(1, int(len(times) * (1 - calibration_share))) - 1]
-        early, late = frame[frame[time_column] <= cut], frame[frame[time_column] > cut]
-        if late[label].nunique() < 2 or early[label].nunique() < 2:
-            early, late = frame, frame  # too little history to hold out: calibrate in-sample
+    def fit(self, frame: pd.DataFrame, label: str) -> RiskModel:
+        """Fit with isotonic calibration on out-of-fold predictions (5 folds within the training period; the
+        held-out test period stays later in time)."""
         base = make_gradient_boosting(self.numeric, self.categorical, self.random_state)
-        base.fit(early[self.columns], early[label])
-        calibrated = CalibratedClassifierCV(FrozenEstimator(base), method="isotonic")
-        calibrated.fit(late[self.columns], late[label])
+        folds = 5 if frame[label].value_counts().min() >= 5 else 2
+        calibrated = CalibratedClassifierCV(base, method="isotonic", cv=folds, ensemble=True)
+        calibrated.fit(frame[self.columns], frame[label])
         self.estimator_ = calibrated
         # A benign reference value per feature, for "what drives this score" reasons.
         good = frame[frame[label] == 0]

@@ -93,7 +93,8 @@ days. Expected loss = probability x open amount (reporting currency) ranks the c
 
 ## Method
 scikit-learn Pipeline: ColumnTransformer (ordinal categories, raw numerics) + HistGradientBoostingClassifier,
-isotonic calibration fitted on the latest quarter of the training snapshots (time-ordered, never shuffled).
+isotonic calibration on out-of-fold predictions (5 folds inside the training period); the test period is
+always later than every training snapshot (time-ordered validation, never shuffled across it).
 Baselines: logistic regression (one-hot + scaled numerics) and two calibrated rules (non-recovery rate by
 days-past-due bucket; by item type and decline family). Reasons: each feature group is reset to its typical
 value among recovered items; the three groups that raise the score most are worded from the item's own values.

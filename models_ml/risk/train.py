@@ -39,7 +39,7 @@ def split_by_time(frame: pd.DataFrame, test_snapshots: int = TEST_SNAPSHOTS):
 
 def evaluate_models(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, RiskModel]:
     """Metrics of the model, the logistic baseline and the two rule baselines on the held-out test period."""
-    model = RiskModel(NUMERIC, CATEGORICAL, random_state=seed).fit(train, LABEL, "snapshot_date")
+    model = RiskModel(NUMERIC, CATEGORICAL, random_state=seed).fit(train, LABEL)
     logistic = make_logistic(NUMERIC, CATEGORICAL).fit(train[CATEGORICAL + NUMERIC], train[LABEL])
     test = test.copy()
     test["p_model"] = model.predict_proba(test)
@@ -67,7 +67,7 @@ def train_evaluate_score(con, as_of: str, seed: int = 0) -> RiskRun:
                          f"{len(snapshots)} month(s) with a closed 30-day outcome window (3 needed)")
     train, test = split_by_time(labelled)
     metrics, test_scored, _ = evaluate_models(train, test, seed)
-    final = RiskModel(NUMERIC, CATEGORICAL, random_state=seed).fit(labelled, LABEL, "snapshot_date")
+    final = RiskModel(NUMERIC, CATEGORICAL, random_state=seed).fit(labelled, LABEL)
     today = frame[frame["snapshot_date"] == score_date].copy()
     scores = score_items(final, today, as_of)
     write_table(con, "models", "risk_scores", scores)

@@ -391,7 +391,9 @@ class Simulator:
         normal = (~hard & ~legacy) | hard_retried
         times[normal, : len(RETRY_SCHEDULE_DAYS)] = np.array(RETRY_SCHEDULE_DAYS, float)
         times[legacy, :] = np.arange(1, LEGACY_DAILY_RETRIES + 1, dtype=float)
-        times += np.where(np.isnan(times), 0, rng.normal(0, 0.08, times.shape))  # jitter of the batch runs
+        # Batch runs fire at varying hours (up to six hours either side of the failure's time of day).
+        times += np.where(np.isnan(times), 0, rng.uniform(-0.25, 0.25, times.shape))
+        times = np.where(np.isnan(times), np.nan, np.maximum(times, 1 / 24))
         retry_day = np.floor(day[:, None] + (hour[:, None] / 24) + times)
         retry_hour = ((hour[:, None] / 24 + times) % 1) * 24
         k = np.tile(np.arange(1, MAX_RETRIES + 1), (e, 1))

@@ -32,10 +32,10 @@ after_failure as (
     select
         first_failures.invoice_id,
         count(*) filter (where attempts.is_failed and not attempts.is_customer_initiated) as failed_attempt_count,
-        min(case when not attempts.is_failed and not attempts.is_customer_initiated then attempts.attempted_at end)
-            as retry_recovered_at,
-        min(case when not attempts.is_failed and attempts.is_customer_initiated then attempts.attempted_at end)
-            as customer_recovered_at,
+        min(case when attempts.outcome = 'succeeded' and not attempts.is_customer_initiated
+                 then attempts.attempted_at end) as retry_recovered_at,
+        min(case when attempts.outcome = 'succeeded' and attempts.is_customer_initiated
+                 then attempts.attempted_at end) as customer_recovered_at,
         max(attempts.attempted_at) as last_attempt_at
     from first_failures
     inner join attempts
@@ -123,7 +123,8 @@ final as (
 
 select
     final.*,
-    recovered_by in ('automatic_retry', 'customer_updated_payment_method', 'other_payment') as is_recovered,
+    coalesce(recovered_by in ('automatic_retry', 'customer_updated_payment_method', 'other_payment'), false)
+        as is_recovered,
     cast({{ dbt.datediff('first_failed_at', 'recovered_at', 'hour') }} as bigint) as hours_to_recovery,
     cast({{ dbt.datediff('first_failed_date', 'cast(recovered_at as date)', 'day') }} as bigint) as days_to_recovery,
     recovered_at is not null and {{ dbt.datediff('first_failed_at', 'recovered_at', 'hour') }} < 720
