@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ class BuildResult:
     quality: object = None
     status: dict | None = None
     reports: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows_quarantined(self) -> int:
@@ -66,7 +68,8 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
               step: Callable[[str], None] | None = None, reports_dir: Path | None = None,
               seed: int = 0) -> BuildResult:
     """Build a complete warehouse from one load folder; the previous warehouse is replaced only on success."""
-    step = step or (lambda _name: None)
+    timings: dict[str, float] = {}
+    step = timed(step or (lambda _name: None), timings)
     docs_dir = Path(reports_dir) / "data_docs" if reports_dir is not None else None
     with building(warehouse) as tmp:
         con = duckdb.connect(str(tmp))
@@ -103,9 +106,27 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
             result.quality = raw_quality + model_quality
         finally:
             con.close()
+    step("reports")
     if reports_dir is not None:
         result.reports += write_reports(result, Path(reports_dir))
+    step("done")
+    result.timings = {k: v for k, v in timings.items() if k != "done"}
     return result
+
+
+def timed(step: Callable[[str], None], timings: dict[str, float]) -> Callable[[str], None]:
+    """Wrap a progress callback so each step's wall time is recorded (a step ends when the next starts)."""
+    state = {"name": None, "started": time.perf_counter()}
+
+    def advance(name: str):
+        now = time.perf_counter()
+        if state["name"] is not None and not state["name"].startswith("ingest "):
+            timings[state["name"]] = timings.get(state["name"], 0.0) + now - state["started"]
+        if not name.startswith("ingest "):
+            state.update(name=name, started=now)
+        step(name)
+
+    return advance
 
 
 def run_risk(con, as_of: str, seed: int, notes: list[str]):

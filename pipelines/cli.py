@@ -213,6 +213,7 @@ def _build(raw, warehouse, as_of, reports=SETTINGS.reports_dir):
                       f"{model['roc_auc']:.3f}, ECE {model['ece']:.3f}")
     for path in result.reports:
         console.print(f"report: {path}")
+    console.print("step times: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items()))
     console.print(f"built {warehouse} as of {result.as_of} in {time.perf_counter() - started:.1f} s")
     return result
 
