@@ -26,7 +26,7 @@ test: setup
 	$(VENV)/bin/pytest
 
 bench: setup
-	$(PY) -m benchmarks.run --sizes $(SIZES)
+	$(PY) -m benchmarks.run --sizes $(SIZES) --demo
 
 clean:
 	rm -rf build demo_data dbt_project/target dbt_project/logs .pytest_cache

@@ -34,6 +34,7 @@ class BuildResult:
     dbt: DbtRun | None = None
     notes: list[str] = field(default_factory=list)
     risk: object = None
+    forecast: object = None
     worklist: object = None
     retries: object = None
     quality: object = None
@@ -93,6 +94,8 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
             con.execute("set TimeZone = 'UTC'")
             step("risk model: train, evaluate, score")
             result.risk = run_risk(con, as_of, seed, result.notes)
+            step("cash forecasts: backtest, forecast, project")
+            result.forecast = run_forecasts(con, as_of, result.notes)
             step("retry recommendations")
             result.retries = run_optional(lambda: recommend_retries(con, as_of), "retry recommendations",
                                           result.notes)
@@ -140,6 +143,12 @@ def run_risk(con, as_of: str, seed: int, notes: list[str]):
         return None
 
 
+def run_forecasts(con, as_of: str, notes: list[str]):
+    from models_ml.forecasting import run_cash_forecasts
+
+    return run_optional(lambda: run_cash_forecasts(con, as_of), "cash forecasts", notes)
+
+
 def run_optional(fn, name: str, notes: list[str]):
     """A step whose absence a young book can live with: record why it was skipped and carry on."""
     try:
@@ -158,6 +167,10 @@ def write_reports(result: BuildResult, folder: Path) -> list[Path]:
         run = result.risk
         paths.append(write_model_card(folder, run.metrics, run.test_frame, run.model, run.training_frame,
                                       result.as_of))
+    if result.forecast is not None:
+        from models_ml.forecasting import write_forecast_report
+
+        paths.append(write_forecast_report(folder, result.forecast))
     if result.status is not None:
         from models_ml.worklist.exports import daily_status_html, daily_status_markdown
 

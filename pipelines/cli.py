@@ -350,7 +350,8 @@ def evaluate(
 
 
 def _evaluate(warehouse: Path, truth: Path, reports: Path):
-    from models_ml.io import connect, read_frame
+    from models_ml.forecasting import compare_with_oracle as compare_forecasts
+    from models_ml.io import connect, read_frame, table_exists
     from models_ml.risk.report import write_oracle_report
     from models_ml.risk.train import compare_with_oracle
 
@@ -362,6 +363,8 @@ def _evaluate(warehouse: Path, truth: Path, reports: Path):
     try:
         as_of = str(read_frame(con, "select as_of_date from raw._build_info")["as_of_date"].iloc[0])[:10]
         table, joined = compare_with_oracle(con, truth, as_of)
+        forecast = (compare_forecasts(con, truth, as_of)
+                    if table_exists(con, "models", "forecast_backtest") else None)
     finally:
         con.close()
     path = write_oracle_report(Path(reports), table, joined, as_of)
@@ -373,7 +376,27 @@ def _evaluate(warehouse: Path, truth: Path, reports: Path):
                      f"{r.top10_capture:.1%}")
     console.print(show)
     console.print(f"report: {path}")
+    if forecast is not None:
+        print_forecast_evaluation(*forecast, as_of, reports)
     _evaluate_retry_policies(warehouse, truth, reports)
+
+
+def print_forecast_evaluation(ftable, fbacktest, as_of: str, reports: Path):
+    from models_ml.forecasting import write_forecast_oracle_report
+
+    fpath = write_forecast_oracle_report(Path(reports), ftable, fbacktest, as_of)
+    show = Table(title=f"Cash forecast backtest (total, 30 days ahead), as of {as_of}")
+    for col in ("model", "WAPE", "MASE", "bias", "80 % cov.", "95 % cov."):
+        show.add_column(col)
+
+    def cov(value):
+        return "n/a" if value != value else f"{value:.1%}"
+
+    for r in ftable.itertuples():
+        show.add_row(r.model, f"{r.wape:.1%}", f"{r.mase:.3f}", f"{r.bias:+.1%}", cov(r.coverage_80),
+                     cov(r.coverage_95))
+    console.print(show)
+    console.print(f"report: {fpath}")
 
 
 def _evaluate_retry_policies(warehouse: Path, truth: Path, reports: Path):

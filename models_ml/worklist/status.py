@@ -33,10 +33,12 @@ def daily_status(con, as_of: str) -> dict:
     sections.append(("Open AR by aging bucket", backlog_bucket))
     if table_exists(con, "models", "cash_forecast"):
         forecast = read_frame(con, """
-            select * from models.cash_forecast
-            where series = 'total' and frequency = 'daily'
+            select target_date, round(forecast, 2) as forecast, round(lo_80, 2) as lo_80, round(hi_80, 2) as hi_80
+            from models.cash_forecast
+            where series_id = 'total' and model = 'reconciled'
             order by target_date limit 7
-        """) if _has_columns(con, "models", "cash_forecast", ("series", "frequency")) else pd.DataFrame()
+        """) if _has_columns(con, "models", "cash_forecast", ("series_id", "model")) else pd.DataFrame()
+        forecast["target_date"] = pd.to_datetime(forecast["target_date"]).dt.date
         sections.append(("Cash forecast, next 7 days", forecast))
     else:
         sections.append(("Cash forecast", "No forecast in this warehouse yet."))

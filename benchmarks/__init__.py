@@ -1,0 +1,1 @@
+"""Scale benchmarks: `make bench` (see run.py)."""

@@ -1,0 +1,451 @@
+"""Bottom-up cash forecast from open items and recurring billing, point in time at any origin.
+
+At an origin date o (everything known up to and including o):
+- payment timing: amount-weighted discrete hazards of cash and of write-off by day relative to the due date,
+  per segment x billing method (Kaplan-Meier style: an invoice is at risk from its issue until it is cleared or
+  until o, so recent invoices count without waiting for their outcome), shrunk towards the pooled hazard;
+- open items: every invoice issued by o with a balance at o; its expected cash on day o+j is the balance times
+  the chance it is paid that day given it was still open at o;
+- new billing: accounts billed monthly in the last 35 days are billed again on the same day of later months
+  (median of their last three amounts, times the observed monthly continuation rate); annual invoices recur
+  12 months on;
+- the payment method of the cash: its share by segment and billing method in the history;
+- receipts other than cards never land on a closed day: expected amounts on weekends and holidays move to the
+  next business day.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models_ml.forecasting.calendar import business_days, calendar_features
+from models_ml.io import read_frame
+
+KMIN, KMAX = -90, 240  # days relative to the due date followed by the hazards
+DAY = pd.Timedelta(days=1)
+SHRINK_INVOICES = 5.0  # pseudo-invoices of pooled hazard mixed into each segment x method hazard
+MONTHLY_WINDOW_DAYS = 35
+ROLL_PAD_DAYS = 21
+
+
+@dataclass
+class Book:
+    """Point-in-time inputs of the bottom-up forecast (reporting currency)."""
+
+    invoices: pd.DataFrame  # one row per non-void invoice
+    cash: pd.DataFrame  # one row per payment application: invoice_id, date, amount, payment_method
+    as_of: pd.Timestamp
+
+
+def load_book(con, as_of: str) -> Book:
+    """Invoices (with billing period and write-offs) and applied cash up to `as_of` from the marts."""
+    invoices = read_frame(con, """
+        select
+            inv.invoice_id,
+            inv.account_id,
+            inv.segment,
+            inv.billing_method,
+            inv.invoice_date,
+            inv.due_date,
+            cast(inv.invoice_amount_reporting as double) as amount,
+            cast(inv.write_off_amount * coalesce(inv.book_rate, 1) as double) as write_off_amount,
+            inv.invoice_status,
+            inv.settled_date,
+            coalesce(datediff('day', stg.billing_period_start, stg.billing_period_end) > 300, false) as is_annual
+        from marts.fct_invoices as inv
+        left join staging.stg_raw__invoices as stg
+            on inv.invoice_id = stg.invoice_id
+        where not inv.is_void and inv.invoice_date <= cast(? as date)
+        order by inv.invoice_id
+    """, [as_of])
+    cash = read_frame(con, """
+        select
+            app.invoice_id,
+            app.effective_date as date,
+            cast(app.applied_amount * coalesce(pay.payment_amount_reporting / nullif(pay.payment_amount, 0), 1)
+                as double) as amount,
+            pay.payment_method
+        from marts.fct_payment_applications as app
+        inner join marts.fct_payments as pay
+            on app.payment_id = pay.payment_id
+        where app.invoice_id is not null and app.effective_date <= cast(? as date)
+        order by app.application_id
+    """, [as_of])
+    for frame, cols in ((invoices, ["invoice_date", "due_date", "settled_date"]), (cash, ["date"])):
+        for col in cols:
+            frame[col] = pd.to_datetime(frame[col])
+    invoices["is_annual"] = invoices["is_annual"].astype(bool)
+    return Book(invoices, cash, pd.Timestamp(as_of))
+
+
+class BottomUpEngine:
+    """Expected cash by day, segment and payment method at any origin; results cached per origin."""
+
+    def __init__(self, book: Book, country: str = "US"):
+        self.book = book
+        self.country = country
+        inv = book.invoices.reset_index(drop=True)
+        self.inv = inv
+        self.pos = pd.Series(np.arange(len(inv)), index=inv["invoice_id"])
+        cash = book.cash[book.cash["invoice_id"].isin(self.pos.index)]
+        self.cash = cash.assign(row=self.pos.reindex(cash["invoice_id"]).to_numpy())
+        self.groups = sorted(set(zip(inv["segment"], inv["billing_method"], strict=True)))
+        self.group_of = pd.MultiIndex.from_frame(inv[["segment", "billing_method"]]).map(
+            {g: i for i, g in enumerate(self.groups)}).to_numpy()
+        self.invoice_day = _days(inv["invoice_date"])
+        self.due_day = _days(inv["due_date"])
+        self.settled_day = _days(inv["settled_date"])
+        self.cash_day = _days(self.cash["date"])
+        # Card charges run on any day (calendar clock); other receipts count business days from the due date.
+        self.business_group = np.array([billing != "card_autopay" for _, billing in self.groups])
+        self.business = self.business_group[self.group_of]
+        self.cal_lo = int(self.invoice_day.min()) - 400 if len(inv) else _day(book.as_of) - 400
+        cal_hi = max(int(self.due_day.max()) if len(inv) else 0, _day(book.as_of)) + 800
+        days = pd.date_range(pd.Timestamp(np.datetime64(self.cal_lo, "D")), periods=cal_hi - self.cal_lo, freq="D")
+        self.is_bday = business_days(days, country)
+        self.bpos = np.cumsum(self.is_bday)
+        self._cache: dict[tuple, pd.DataFrame] = {}
+
+    # ---------------------------------------------------------------------------------- clocks
+    def _pos(self, days: np.ndarray) -> np.ndarray:
+        """Business days on or before each day (days as day numbers)."""
+        return self.bpos[np.clip(days - self.cal_lo, 0, len(self.bpos) - 1)]
+
+    def offset(self, days: np.ndarray, due: np.ndarray, business: np.ndarray) -> np.ndarray:
+        """Days (calendar clock) or business days (business clock, 0 = the due date rolled forward) after due."""
+        return np.where(business, self._pos(days) - self._pos(due - 1) - 1, days - due)
+
+    def entry_offset(self, issued: np.ndarray, due: np.ndarray, business: np.ndarray) -> np.ndarray:
+        """Offset of the first day an invoice can be paid: its issue day (or the first business day from it)."""
+        return np.where(business, self._pos(issued - 1) - self._pos(due - 1), issued - due)
+
+    def open_day(self, days: np.ndarray) -> np.ndarray:
+        return self.is_bday[np.clip(days - self.cal_lo, 0, len(self.is_bday) - 1)]
+
+    # ---------------------------------------------------------------------------------- point-in-time state
+    def state(self, origin: pd.Timestamp):
+        """Issued invoices, cash and write-offs known at `origin`, with each invoice's balance at origin."""
+        inv, o = self.inv, _day(origin)
+        issued = self.invoice_day <= o
+        cash = self.cash[self.cash_day <= o]
+        paid = np.bincount(cash["row"], weights=cash["amount"], minlength=len(inv))
+        written = (inv["invoice_status"] == "written_off").to_numpy() & (self.settled_day <= o)
+        write_off = np.where(written, inv["write_off_amount"].to_numpy(), 0.0)
+        balance = inv["amount"].to_numpy() - paid - write_off
+        is_open = issued & (balance > 0.005) & ~(self.settled_day <= o)
+        return issued, cash, written, balance, is_open
+
+    def hazards(self, origin: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+        """Cash and write-off hazards, arrays groups x (KMAX-KMIN+1), learned from what is known at origin."""
+        inv = self.inv
+        issued, cash, written, _, _ = self.state(origin)
+        n_k = KMAX - KMIN + 1
+        due, business = self.due_day, self.business
+        entry = np.clip(self.entry_offset(self.invoice_day, due, business), KMIN, KMAX)
+        censor = np.clip(self.offset(np.full(len(due), _day(origin)), due, business), KMIN - 1, KMAX)
+        use = issued & (entry <= censor)
+        g = self.group_of
+        n_g = len(self.groups)
+        risk_diff = np.zeros((n_g, n_k + 2))
+        cash_k = np.zeros((n_g, n_k))
+        wo_k = np.zeros((n_g, n_k))
+        amount = inv["amount"].to_numpy()
+        rows = np.flatnonzero(use)
+        np.add.at(risk_diff, (g[rows], entry[rows] - KMIN), amount[rows])
+        np.add.at(risk_diff, (g[rows], censor[rows] - KMIN + 1), -amount[rows])
+        # Cash events: an amount paid at offset t leaves the risk set from t+1 until the invoice's censor day.
+        r = cash["row"].to_numpy()
+        keep = use[r]
+        r = r[keep]
+        t = self.offset(_days(cash["date"])[keep], due[r], business[r])
+        t = np.maximum(t, entry[r])
+        a = cash["amount"].to_numpy()[keep]
+        inside = t <= KMAX
+        np.add.at(cash_k, (g[r[inside]], t[inside] - KMIN), a[inside])
+        later = t < censor[r]
+        np.add.at(risk_diff, (g[r[later]], t[later] - KMIN + 1), -a[later])
+        np.add.at(risk_diff, (g[r[later]], censor[r[later]] - KMIN + 1), a[later])
+        # Write-offs leave the same way, with the amount written off.
+        w = np.flatnonzero(use & written)
+        tw = np.maximum(self.offset(self.settled_day[w], due[w], business[w]), entry[w])
+        aw = inv["write_off_amount"].to_numpy()[w]
+        inside = tw <= KMAX
+        np.add.at(wo_k, (g[w[inside]], tw[inside] - KMIN), aw[inside])
+        later = tw < censor[w]
+        np.add.at(risk_diff, (g[w[later]], tw[later] - KMIN + 1), -aw[later])
+        np.add.at(risk_diff, (g[w[later]], censor[w[later]] - KMIN + 1), aw[later])
+        at_risk = np.clip(np.cumsum(risk_diff, axis=1)[:, :n_k], 0, None)
+        pooled_risk, pooled_cash, pooled_wo = at_risk.sum(0), cash_k.sum(0), wo_k.sum(0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hc_all = np.where(pooled_risk > 0, pooled_cash / pooled_risk, 0.0)
+            hw_all = np.where(pooled_risk > 0, pooled_wo / pooled_risk, 0.0)
+        typical = np.array([np.median(amount[use & (g == i)]) if (use & (g == i)).any() else 0.0
+                            for i in range(n_g)])
+        lam = SHRINK_INVOICES * typical[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            hc = np.where(at_risk + lam > 0, (cash_k + lam * hc_all) / (at_risk + lam), hc_all)
+            hw = np.where(at_risk + lam > 0, (wo_k + lam * hw_all) / (at_risk + lam), hw_all)
+        hc = np.clip(hc, 0, 1)
+        hw = np.clip(hw, 0, 1 - hc)
+        return hc, hw
+
+    def method_shares(self, origin: pd.Timestamp) -> dict[int, dict[str, float]]:
+        """Share of each group's cash by payment method (card failures are often paid by wire)."""
+        cash = self.cash[self.cash_day <= _day(origin)]
+        frame = pd.DataFrame({"group": self.group_of[cash["row"].to_numpy()],
+                              "method": cash["payment_method"].to_numpy(), "amount": cash["amount"].to_numpy()})
+        shares = {}
+        totals = frame.groupby(["group", "method"])["amount"].sum()
+        for i, (_, billing) in enumerate(self.groups):
+            if i in totals.index.get_level_values(0):
+                s = totals.loc[i]
+                shares[i] = (s / s.sum()).to_dict()
+            else:
+                shares[i] = {billing.replace("card_autopay", "card"): 1.0}
+        return shares
+
+    # ---------------------------------------------------------------------------------- items and billing
+    def open_items(self, origin: pd.Timestamp) -> pd.DataFrame:
+        """One row per invoice open at origin: invoice_id, group, due_date, balance, start offset (o+1 - due)."""
+        _, _, _, balance, is_open = self.state(origin)
+        inv = self.inv[is_open]
+        due = self.due_day[is_open]
+        censor = self.offset(np.full(len(due), _day(origin)), due, self.business[is_open])
+        return pd.DataFrame({"invoice_id": inv["invoice_id"].to_numpy(), "group": self.group_of[is_open],
+                             "due_day": due, "balance": balance[is_open], "start": censor + 1})
+
+    def projected_invoices(self, origin: pd.Timestamp, h: int) -> pd.DataFrame:
+        """Expected recurring invoices dated origin+1 .. origin+h: group, invoice_date, due_date, amount."""
+        inv = self.inv[self.inv["invoice_date"] <= origin]
+        end = origin + h * DAY
+        rows = []
+        monthly = inv[~inv["is_annual"]].sort_values(["account_id", "invoice_date"])
+        retention = self.monthly_retention(monthly, origin)
+        recent = monthly.groupby("account_id").tail(3)
+        last = recent.groupby("account_id").agg(invoice_date=("invoice_date", "last"), due_date=("due_date", "last"),
+                                                amount=("amount", "median"), segment=("segment", "last"),
+                                                billing_method=("billing_method", "last"))
+        last = last[last["invoice_date"] > origin - MONTHLY_WINDOW_DAYS * DAY]
+        for k in range(1, h // 28 + 2):
+            dates = add_months(last["invoice_date"], k)
+            keep = (dates > origin) & (dates <= end)
+            if keep.any():
+                part = last[keep]
+                rows.append(pd.DataFrame({
+                    "segment": part["segment"], "billing_method": part["billing_method"],
+                    "invoice_date": dates[keep], "due_date": dates[keep] + (part["due_date"] - part["invoice_date"]),
+                    "amount": part["amount"] * retention ** k}))
+        renewal = self.annual_renewal(inv, origin, retention ** 12)
+        annual = inv[inv["is_annual"]].sort_values(["account_id", "invoice_date"]).groupby("account_id").tail(1)
+        dates = add_months(annual["invoice_date"], 12)
+        keep = (dates > origin) & (dates <= end)
+        if keep.any():
+            part = annual[keep]
+            rows.append(pd.DataFrame({
+                "segment": part["segment"], "billing_method": part["billing_method"], "invoice_date": dates[keep],
+                "due_date": dates[keep] + (part["due_date"] - part["invoice_date"]),
+                "amount": part["amount"] * renewal}))
+        columns = ["segment", "billing_method", "invoice_date", "due_date", "amount"]
+        if not rows:
+            return pd.DataFrame(columns=[*columns, "group"])
+        frame = pd.concat(rows, ignore_index=True)[columns]
+        index = {g: i for i, g in enumerate(self.groups)}
+        frame["group"] = [index.get(g, -1) for g in zip(frame["segment"], frame["billing_method"], strict=True)]
+        return frame[frame["group"] >= 0].sort_values(["invoice_date", "segment", "billing_method", "amount"],
+                                                      kind="stable").reset_index(drop=True)
+
+    @staticmethod
+    def monthly_retention(monthly: pd.DataFrame, origin: pd.Timestamp, months: int = 6) -> float:
+        """Share of accounts billed monthly in a month that are billed again the next month (last `months`)."""
+        period = monthly["invoice_date"].dt.year * 12 + monthly["invoice_date"].dt.month
+        now = origin.year * 12 + origin.month
+        by_month = {m: set(monthly.loc[period == m, "account_id"]) for m in range(now - months - 1, now)}
+        kept = sum(len(by_month[m] & by_month[m + 1]) for m in range(now - months - 1, now - 1))
+        base = sum(len(by_month[m]) for m in range(now - months - 1, now - 1))
+        return kept / base if base else 1.0
+
+    @staticmethod
+    def annual_renewal(inv: pd.DataFrame, origin: pd.Timestamp, default: float, min_count: int = 10) -> float:
+        """Share of annual invoices issued 12-24 months before origin renewed 12 months later (+/- 7 days)."""
+        annual = inv[inv["is_annual"]]
+        due_back = add_months(annual["invoice_date"], 12)
+        eligible = annual[due_back + 7 * DAY <= origin]
+        if len(eligible) < min_count:
+            return default
+        later = annual[["account_id", "invoice_date"]].rename(columns={"invoice_date": "renewed"})
+        pairs = eligible[["invoice_id", "account_id", "invoice_date"]].merge(later, on="account_id")
+        gap = (pairs["renewed"] - pairs["invoice_date"]).dt.days
+        renewed = pairs.loc[(gap >= 358) & (gap <= 372), "invoice_id"].nunique()
+        return renewed / len(eligible)
+
+    def ap_run_shares(self, origin: pd.Timestamp, days: int = 365) -> np.ndarray:
+        """Per group: the share of its cash paid on an accounts-payable run (15th-or-next / last business day)
+        beyond what business-day rolling alone puts there, from the last `days` days before origin."""
+        o = _day(origin)
+        cash = self.cash[(self.cash_day <= o) & (self.cash_day > o - days)]
+        dates = pd.DatetimeIndex(cash["date"])
+        if len(dates) == 0:
+            return np.zeros(len(self.groups))
+        cal = calendar_features(pd.date_range(dates.min(), dates.max()), self.country)
+        ap_day = (cal["mid_bday"] + cal["last_bday"]) > 0
+        is_open = business_days(cal.index, self.country)
+        base = ap_day[is_open].mean()
+        on_ap = ap_day.reindex(dates).to_numpy()
+        group = self.group_of[cash["row"].to_numpy()]
+        amount = cash["amount"].to_numpy()
+        total = np.bincount(group, weights=amount, minlength=len(self.groups))
+        on = np.bincount(group, weights=amount * on_ap, minlength=len(self.groups))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = np.where(total > 0, on / total, base)
+        pulled = np.clip((share - base) / (1 - base), 0, 1)
+        card = np.array([billing == "card_autopay" for _, billing in self.groups])
+        return np.where(card, 0.0, pulled)
+
+    # ---------------------------------------------------------------------------------- expected cash
+    def timing(self, hc: np.ndarray, hw: np.ndarray, items: pd.DataFrame, days: np.ndarray,
+               event: str = "cash") -> np.ndarray:
+        """P(cash (or write-off) on each of `days` | open before offset `start`), rows = items (group, due_day,
+        start)."""
+        n_k = hc.shape[1]
+        log_surv = np.concatenate([np.zeros((hc.shape[0], 1)),
+                                   np.cumsum(np.log(np.clip(1 - hc - hw, 1e-12, 1)), axis=1)], axis=1)
+        group = items["group"].to_numpy()
+        start = items["start"].to_numpy()
+        business = self.business_group[group]
+        k = self.offset(days[None, :], items["due_day"].to_numpy()[:, None], business[:, None])
+        valid = (k >= start[:, None]) & (k >= KMIN) & (k <= KMAX) & (~business[:, None] | self.open_day(days)[None, :])
+        idx = np.clip(k - KMIN, 0, n_k - 1)
+        s0 = np.clip(start - KMIN, 0, n_k)
+        surv = np.exp(log_surv[group[:, None], np.clip(k - KMIN, 0, n_k)] - log_surv[group, s0][:, None])
+        hazard = hc if event == "cash" else hw
+        return np.where(valid, hazard[group[:, None], idx] * surv, 0.0)
+
+    def item_cash(self, origin: pd.Timestamp, h: int, items: pd.DataFrame, hazards=None,
+                  p_cash_30d: np.ndarray | None = None) -> np.ndarray:
+        """Expected cash per item per day origin+1 .. origin+h (items x h), before the closed-day roll.
+
+        `items` has group, due_day, start (first offset not yet observed) and balance. `p_cash_30d` (optional,
+        one per item, NaN where unknown) rescales each item's first 30 days to that chance of being paid.
+        """
+        hc, hw = hazards if hazards is not None else self.hazards(origin)
+        if len(items) == 0:
+            return np.zeros((0, h))
+        prob = self.timing(hc, hw, items, _day(origin) + 1 + np.arange(h))
+        if p_cash_30d is not None:
+            window = min(30, h)
+            base = prob[:, :window].sum(axis=1)
+            target = np.asarray(p_cash_30d, dtype=float)
+            use = np.isfinite(target) & (base > 1e-6)
+            safe = np.where(base > 1e-6, base, 1.0)
+            # Rescaled, but never beyond certainty: the 30-day probability stays at most 1.
+            factor = np.where(use, np.minimum(np.clip(target, 0, 1), 1.0) / safe, 1.0)
+            prob[:, :window] *= factor[:, None]
+        return prob * items["balance"].to_numpy()[:, None]
+
+    def expected_write_offs(self, origin: pd.Timestamp, h: int) -> np.ndarray:
+        """Expected write-offs per day origin+1 .. origin+h of the items open at origin (reporting currency)."""
+        hc, hw = self.hazards(origin)
+        items = self.open_items(origin)
+        if items.empty:
+            return np.zeros(h)
+        prob = self.timing(hc, hw, items, _day(origin) + 1 + np.arange(h), event="write_off")
+        return (prob * items["balance"].to_numpy()[:, None]).sum(axis=0)
+
+    def expected_cash(self, origin: pd.Timestamp, h: int, risk: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per day, segment and payment method: expected cash from open items and new billing.
+
+        Columns: date, segment, payment_method, source ('open_items' or 'new_billing'), amount. `risk`
+        (invoice_id, p_not_recovered_30d) rescales open items that have a score.
+        """
+        key = (origin, h, None if risk is None else id(risk))
+        if key in self._cache:
+            return self._cache[key]
+        last = origin + h * DAY
+        h += ROLL_PAD_DAYS  # room to roll the last days' receipts forward; cut off below
+        hazards = self.hazards(origin)
+        items = self.open_items(origin)
+        p30 = None
+        if risk is not None and len(items):
+            p = items["invoice_id"].map(risk.set_index("invoice_id")["p_not_recovered_30d"])
+            p30 = (1 - p).to_numpy(dtype=float)
+        open_cash = self.item_cash(origin, h, items, hazards, p30)
+        billed = self.projected_invoices(origin, h)
+        group = billed["group"].to_numpy(dtype=int)
+        due = _days(billed["due_date"])
+        new = pd.DataFrame({"group": group, "due_day": due, "balance": billed["amount"].to_numpy(dtype=float),
+                            "start": self.entry_offset(_days(billed["invoice_date"]), due, self.business_group[group])})
+        new_cash = self.item_cash(origin, h, new, hazards)
+        dates = pd.date_range(origin + DAY, periods=h, freq="D")
+        shares = self.method_shares(origin)
+        pulled = self.ap_run_shares(origin)
+        next_ap = self.next_ap_index(dates)
+        frames = []
+        for source, groups, cash in (("open_items", items["group"].to_numpy(), open_cash),
+                                     ("new_billing", new["group"].to_numpy(), new_cash)):
+            if len(groups) == 0:
+                continue
+            by_group = np.zeros((len(self.groups), h))
+            np.add.at(by_group, groups, cash)
+            moved = by_group * pulled[:, None]
+            by_group = by_group - moved
+            np.add.at(by_group.T, next_ap, moved.T)
+            for i, (segment, _) in enumerate(self.groups):
+                if not by_group[i].any():
+                    continue
+                for method, share in sorted(shares[i].items()):
+                    frames.append(pd.DataFrame({"date": dates, "segment": segment, "payment_method": method,
+                                                "source": source, "amount": by_group[i] * share}))
+        if not frames:
+            out = pd.DataFrame(columns=["date", "segment", "payment_method", "source", "amount"])
+        else:
+            out = pd.concat(frames, ignore_index=True)
+            out = out.groupby(["date", "segment", "payment_method", "source"], as_index=False)["amount"].sum()
+            out = self.roll_closed_days(out)
+            out = out[out["date"] <= last].reset_index(drop=True)
+        self._cache[key] = out
+        return out
+
+    def next_ap_index(self, dates: pd.DatetimeIndex) -> np.ndarray:
+        """For each date, the position of the next accounts-payable run day on or after it (itself if none)."""
+        cal = calendar_features(dates, self.country)
+        ap = np.flatnonzero(((cal["mid_bday"] + cal["last_bday"]) > 0).to_numpy())
+        pos = np.arange(len(dates))
+        nxt = np.searchsorted(ap, pos, side="left")
+        return np.where(nxt < len(ap), ap[np.minimum(nxt, len(ap) - 1)], pos)
+
+    def roll_closed_days(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Move expected non-card receipts on weekends and holidays to the next business day (within range)."""
+        dates = pd.DatetimeIndex(sorted(frame["date"].unique()))
+        is_open = business_days(dates, self.country)
+        next_open = pd.Series(np.where(is_open, dates, pd.NaT), index=dates).bfill()
+        moved = frame["date"].map(next_open)
+        roll = (frame["payment_method"] != "card") & moved.notna()
+        frame = frame.assign(date=np.where(roll, moved, frame["date"]))
+        frame["date"] = pd.to_datetime(frame["date"])
+        return frame.groupby(["date", "segment", "payment_method", "source"], as_index=False)["amount"].sum()
+
+
+NEVER = np.iinfo(np.int64).max // 2
+
+
+def _days(values) -> np.ndarray:
+    """Dates -> day numbers (days since 1970-01-01); missing dates -> a day far in the future."""
+    stamps = pd.to_datetime(pd.Series(values)).to_numpy(dtype="datetime64[D]")
+    days = stamps.astype(np.int64)
+    return np.where(np.isnat(stamps), NEVER, days)
+
+
+def _day(value) -> int:
+    return int(np.datetime64(pd.Timestamp(value).date(), "D").astype(np.int64))
+
+
+def add_months(dates: pd.Series, months: int) -> pd.Series:
+    """Same day `months` later (the month's last day when it is shorter), vectorised."""
+    d = pd.to_datetime(dates)
+    index = d.dt.year * 12 + d.dt.month - 1 + months
+    first = pd.to_datetime(pd.DataFrame({"year": index // 12, "month": index % 12 + 1, "day": 1}))
+    day = np.minimum(d.dt.day, first.dt.days_in_month)
+    return (first + pd.to_timedelta(day - 1, unit="D")).rename(dates.name)
