@@ -8,7 +8,9 @@ export DO_NOT_TRACK := 1
 export UV_COMPILE_BYTECODE := 1
 SIZES ?= 10000 100000 1000000
 
-.PHONY: setup demo test lint bench clean
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: setup demo test lint bench clean chromium
 
 setup: $(VENV)/.installed
 
@@ -21,7 +23,11 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(VENV)/bin/dunning demo
 
-test: setup
+# The browser tests drive Debian's chromium (playwright cannot download browsers here).
+chromium:
+	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 

@@ -492,15 +492,49 @@ def _demo(serve: bool, port: int):
     serve_dashboard(SETTINGS.warehouse, port)
 
 
+# ----------------------------------------------------------------------------------------------- dashboard
+@app.command()
+def dashboard(
+    warehouse: Path = typer.Option(SETTINGS.warehouse, help="A built warehouse (DuckDB file) to show."),
+    port: int = typer.Option(8501, min=1, max=65535, help="Port on 127.0.0.1."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
+):
+    """Serve the dashboard on http://127.0.0.1:PORT for any warehouse (read-only; a rebuild is picked up live).
+
+    Example: dunning dashboard --warehouse build/warehouse.duckdb --port 8502
+    """
+    run_safely(_dashboard, warehouse, port)
+
+
+def _dashboard(warehouse: Path, port: int):
+    import socket
+
+    if not Path(warehouse).is_file():
+        raise UserError(f"{warehouse}: warehouse not found",
+                        "build one first: dunning build --raw DIR --warehouse FILE (or make demo)")
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise UserError(f"port {port} is already in use", "pick another one with --port 8502") from None
+    serve_dashboard(warehouse, port)
+
+
 def serve_dashboard(warehouse: Path, port: int):
     import os
     import subprocess
 
     env = {**os.environ, "DUNNING_WAREHOUSE": str(Path(warehouse).resolve())}
     console.print(f"serving the dashboard on http://127.0.0.1:{port} (Ctrl+C to stop)")
-    subprocess.run([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboards" / "app.py"),
-                    "--server.headless", "true", "--browser.gatherUsageStats", "false",
-                    "--server.address", "127.0.0.1", "--server.port", str(port)], env=env, check=False)
+    try:
+        # Bound to 127.0.0.1 only; Streamlit keeps XSRF protection on by default.
+        subprocess.run([sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboards" / "app.py"),
+                        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                        "--server.address", "127.0.0.1", "--server.port", str(port),
+                        "--server.fileWatcherType", "none", "--client.toolbarMode", "viewer"],
+                       env=env, check=False)
+    except KeyboardInterrupt:
+        console.print("dashboard stopped")
 
 
 def main():  # pragma: no cover - console-script shim

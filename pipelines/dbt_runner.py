@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -41,14 +43,26 @@ def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: lis
         "--log-path", str(DBT_PROJECT_DIR / "logs"), "--quiet", "--no-use-colors", "--no-send-anonymous-usage-stats",
         *(extra_args or []),
     ]
-    result = dbtRunner().invoke(args)
-    run_results = _read_run_results(target_path)
+    with _project_lock():  # one dbt invocation at a time per project: target/ and logs/ are shared
+        result = dbtRunner().invoke(args)
+        run_results = _read_run_results(target_path)
     if not result.success:
         failures = [f"{r['unique_id']}: {(r.get('message') or '').splitlines()[0] if r.get('message') else r['status']}"
                     for r in run_results.get("results", []) if r["status"] in ("error", "fail")]
         detail = "; ".join(failures[:3]) if failures else str(result.exception or "see dbt_project/logs/dbt.log")
         raise DbtError(f"dbt {command} failed: {detail}")
     return DbtRun(run_results.get("elapsed_time", 0.0), run_results.get("results", []))
+
+
+@contextlib.contextmanager
+def _project_lock():
+    DBT_PROJECT_DIR.joinpath("target").mkdir(exist_ok=True)
+    with open(DBT_PROJECT_DIR / "target" / ".dunning.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _read_run_results(target_path: Path) -> dict:

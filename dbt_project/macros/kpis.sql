@@ -9,8 +9,13 @@
 {%- endmacro %}
 
 {# CEI (Credit Research Foundation): N = months in the period. #}
+{# Undefined (null) when the denominator is not positive: lumpy invoicing can make it tiny or negative. #}
 {% macro cei_pct(beginning_ar, credit_sales, months, ending_ar, ending_current_ar) -%}
     (cast({{ beginning_ar }} as double) + cast({{ credit_sales }} as double) / {{ months }} - cast({{ ending_ar }} as double))
-    / nullif(cast({{ beginning_ar }} as double) + cast({{ credit_sales }} as double) / {{ months }}
-             - cast({{ ending_current_ar }} as double), 0) * 100
+    / case
+        when cast({{ beginning_ar }} as double) + cast({{ credit_sales }} as double) / {{ months }}
+             - cast({{ ending_current_ar }} as double) > 0
+            then cast({{ beginning_ar }} as double) + cast({{ credit_sales }} as double) / {{ months }}
+                 - cast({{ ending_current_ar }} as double)
+      end * 100
 {%- endmacro %}

@@ -10,6 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+def _n(count, singular: str, plural: str | None = None) -> str:
+    count = int(count)
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"
+
+
 # group -> (features replaced together, wording from the row)
 REASON_GROUPS = {
     "days_past_due": (["days_past_due", "account_max_days_past_due"], lambda r: (
@@ -19,29 +24,29 @@ REASON_GROUPS = {
         f"last payment declined: {str(r.decline_family).replace('_', ' ')}"
         + (" (hard decline)" if r.is_hard_decline else ""))),
     "failure_age": (["days_since_first_failure", "failed_attempts_on_item"], lambda r: (
-        f"payment failing for {int(r.days_since_first_failure)} days, {int(r.failed_attempts_on_item)} attempts"
+        f"payment failing for {_n(r.days_since_first_failure, 'day')}, {_n(r.failed_attempts_on_item, 'attempt')}"
         if pd.notna(r.days_since_first_failure) else "no failed payment on this invoice")),
     "card_expiry": (["card_expired_days", "days_to_card_expiry"], lambda r: (
         f"card expired {int(r.card_expired_days)} days ago" if r.card_expired_days > 0 else
         f"card expires in {int(r.days_to_card_expiry)} days" if pd.notna(r.days_to_card_expiry) else
         "no card on file")),
     "failure_history": (["failures_90d", "failed_episodes_365d", "unrecovered_episodes_365d"], lambda r: (
-        f"{int(r.failures_90d)} failed payments in 90 days, {int(r.unrecovered_episodes_365d)} never recovered "
+        f"{_n(r.failures_90d, 'failed payment')} in 90 days, {int(r.unrecovered_episodes_365d)} never recovered "
         "in the past year")),
     "lateness": (["late_paid_share_365d", "avg_days_late_365d"], lambda r: (
         f"paid {r.late_paid_share_365d:.0%} of invoices late in the past year (avg {r.avg_days_late_365d:.0f} "
         "days)" if pd.notna(r.late_paid_share_365d) else "no payment history in the past year")),
     "promises": (["broken_promises_180d", "kept_promises_180d", "has_open_promise"], lambda r: (
-        f"{int(r.broken_promises_180d)} broken promise(s) to pay in 180 days" if r.broken_promises_180d > 0 else
+        f"{_n(r.broken_promises_180d, 'broken promise')} to pay in 180 days" if r.broken_promises_180d > 0 else
         "promise to pay outstanding" if r.has_open_promise else "no broken promises")),
     "contact": (["touches_30d", "responses_30d", "bounces_30d", "days_since_last_response"], lambda r: (
-        f"{int(r.touches_30d)} touches in 30 days, {int(r.responses_30d)} responses"
+        f"{_n(r.touches_30d, 'touch', 'touches')} in 30 days, {_n(r.responses_30d, 'response')}"
         + (f", {int(r.bounces_30d)} bounced" if r.bounces_30d > 0 else ""))),
     "disputes_writeoffs": (["disputes_365d", "write_offs_365d"], lambda r: (
-        f"{int(r.disputes_365d)} dispute(s) and {int(r.write_offs_365d)} write-off(s) in the past year")),
+        f"{_n(r.disputes_365d, 'dispute')} and {_n(r.write_offs_365d, 'write-off')} in the past year")),
     "exposure": (["log_exposure", "account_open_items", "account_overdue_share"], lambda r: (
-        f"{int(r.account_open_items)} open items, {r.account_overdue_share:.0%} of the balance overdue"
-        if pd.notna(r.account_overdue_share) else f"{int(r.account_open_items)} open items")),
+        f"{_n(r.account_open_items, 'open item')}, {r.account_overdue_share:.0%} of the balance overdue"
+        if pd.notna(r.account_overdue_share) else _n(r.account_open_items, "open item"))),
     "tenure": (["tenure_days", "segment"], lambda r: (
         f"{str(r.segment).replace('_', '-')} customer for {int(r.tenure_days) // 30} months")),
 }

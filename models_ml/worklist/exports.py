@@ -68,7 +68,7 @@ def write_sheet(frame: pd.DataFrame, path: Path, sheet_name: str = "Worklist") -
                 width = min(60, max(len(str(column)), *(len(str(v)) for v in frame[column].head(200))) + 2)
                 sheet.column_dimensions[sheet.cell(1, i).column_letter].width = width
     elif path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
+        frame.to_csv(path, index=False, lineterminator="\r\n")  # RFC 4180: a bare CR inside a cell stays quoted
     else:
         raise ValueError(f"{path.name}: export as .csv or .xlsx")
     return path

@@ -70,6 +70,9 @@ final as (
         {{ is_weekend('days.date_day') }} as is_weekend
     from days
     cross join opening
+    -- Days before the book starts are not reported.
+    inner join (select min(event_date) as first_day from events) as book
+        on days.date_day >= book.first_day
     left join ledger
         on ledger.event_date = days.date_day
     left join cash

@@ -169,8 +169,8 @@ final as (
         round(cast(promise_rates.promises_kept as double) / nullif(promise_rates.promises_due, 0), 4)
             as promise_kept_rate,
         cast(coalesce(dispute_counts.disputes_opened, 0) as bigint) as disputes_opened,
-        round(cast(dispute_counts.disputes_opened as double) / nullif(card_payments.card_payment_count, 0), 5)
-            as chargeback_rate,
+        round(cast(coalesce(dispute_counts.disputes_opened, 0) as double)
+              / nullif(card_payments.card_payment_count, 0), 5) as chargeback_rate,
         cast(coalesce(active.active_accounts, 0) as bigint) as invoiced_accounts,
         cast(coalesce(churned.churned_accounts, 0) as bigint) as involuntary_churned_accounts,
         round(cast(churned.churned_accounts as double)
