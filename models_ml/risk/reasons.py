@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+
 def _n(count, singular: str, plural: str | None = None) -> str:
     count = int(count)
     return f"{count} {singular if count == 1 else plural or singular + 's'}"
