@@ -1,0 +1,306 @@
+"""A catalogue of malformed load folders through the command line.
+
+Files that cannot be read stop `dunning build --raw DIR --warehouse FILE`: exit code 1, one `error:` line naming
+the file (and the row or column at fault), a `hint:` line, no traceback, and the previous warehouse untouched.
+Oddities a real export has (no rows, an extra column, a byte-order mark, multi-line notes, a bad row) load, or
+quarantine just the bad row. Those go through `dunning ingest` (the same ingest and atomic swap as build): a full
+build adds dbt, the risk model and the worklist, about a minute per run, and nothing about reading files; the
+successful end-to-end build is covered by the demo and the SIGKILL test.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipelines.contract import load_contract
+
+CONTRACT = load_contract()
+
+
+def _frame(folder: Path, entity: str) -> pd.DataFrame:
+    return pd.read_csv(folder / f"{entity}.csv", dtype=str, keep_default_na=False)
+
+
+def _write(frame: pd.DataFrame, path: Path, **kwargs) -> None:
+    frame.to_csv(path, index=False, lineterminator="\n", **kwargs)
+
+
+def _rows(folder: Path, entity: str) -> int:
+    return len(_frame(folder, entity))
+
+
+# ------------------------------------------------------------------------------------------- mutations
+def empty_file(folder: Path) -> None:
+    (folder / "accounts.csv").write_bytes(b"")
+
+
+def missing_required_column(folder: Path) -> None:
+    _write(_frame(folder, "invoices").drop(columns="amount"), folder / "invoices.csv")
+
+
+def semicolon_delimited(folder: Path) -> None:
+    _write(_frame(folder, "accounts"), folder / "accounts.csv", sep=";")
+
+
+def tab_delimited(folder: Path) -> None:
+    _write(_frame(folder, "accounts"), folder / "accounts.csv", sep="\t")
+
+
+def latin1_bytes(folder: Path) -> None:
+    frame = _frame(folder, "accounts")
+    frame.loc[2, "account_name"] = "Société Générale SA"  # data row 3
+    (folder / "accounts.csv").write_bytes(frame.to_csv(index=False, lineterminator="\n").encode("cp1252"))
+
+
+def duplicate_header_column(folder: Path) -> None:
+    path = folder / "accounts.csv"
+    header, rest = path.read_text().split("\n", 1)
+    path.write_text(header.replace("industry", "segment") + "\n" + rest)
+
+
+def missing_required_file(folder: Path) -> None:
+    (folder / "accounts.csv").unlink()
+
+
+def csv_and_parquet(folder: Path) -> None:
+    _frame(folder, "accounts").to_parquet(folder / "accounts.parquet", index=False)
+
+
+def corrupt_parquet(folder: Path) -> None:
+    (folder / "accounts.csv").unlink()
+    (folder / "accounts.parquet").write_bytes(random.Random(7).randbytes(4096))
+
+
+def parquet_missing_column(folder: Path) -> None:
+    _frame(folder, "accounts").drop(columns="segment").to_parquet(folder / "accounts.parquet", index=False)
+    (folder / "accounts.csv").unlink()
+
+
+def unterminated_quote(folder: Path) -> tuple[str, ...]:
+    row = _rows(folder, "outreach") + 1
+    with (folder / "outreach.csv").open("a") as fh:
+        fh.write('TCH-999999999,ACC-0000001,,email,outbound,,2026-07-01T14:00:00Z,delivered,,"Customer said\n')
+    return (f"row {row}:",)  # the row the open quote is on
+
+
+def gzip_named_csv(folder: Path) -> None:
+    path = folder / "accounts.csv"
+    path.write_bytes(gzip.compress(path.read_bytes()))
+
+
+def folder_not_found(folder: Path) -> None:
+    shutil.rmtree(folder)
+
+
+def manifest_not_json(folder: Path) -> None:
+    (folder / "manifest.json").write_text('{"extracted_at": "2026-11-01T06:00:00Z",')
+
+
+def manifest_bad_timestamp(folder: Path) -> None:
+    (folder / "manifest.json").write_text(json.dumps({"extracted_at": "last tuesday"}))
+
+
+def nothing(folder: Path) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Bad:
+    description: str
+    mutate: Callable[[Path], tuple[str, ...] | None]  # may return more names the error must give (a row)
+    phrase: str  # what the error says
+    names: tuple[str, ...] = ()  # file, row, column: must all be in the error line
+    args: tuple[str, ...] = field(default=())
+
+BAD_FILES = [
+    Bad("empty file (0 bytes)", empty_file, "file is empty", ("accounts.csv",)),
+    Bad("missing required column", missing_required_column, "missing required column", ("invoices.csv", "'amount'")),
+    Bad("semicolon-delimited file", semicolon_delimited, "not comma-delimited", ("accounts.csv", "';'")),
+    Bad("tab-delimited file", tab_delimited, "not comma-delimited", ("accounts.csv", "'\\t'")),
+    Bad("wrong encoding (cp1252 bytes in a name)", latin1_bytes, "is not UTF-8", ("accounts.csv", "row 3 ")),
+    Bad("duplicate header column", duplicate_header_column, "appears twice", ("accounts.csv", "'segment'")),
+    Bad("missing required file", missing_required_file, "required file is missing", ("accounts.csv",)),
+    Bad("both CSV and Parquet for one entity", csv_and_parquet, "keep one per entity",
+        ("accounts.csv", "accounts.parquet")),
+    Bad("corrupt Parquet (random bytes)", corrupt_parquet, "cannot read Parquet", ("accounts.parquet",)),
+    Bad("Parquet without a required column", parquet_missing_column, "missing required column",
+        ("accounts.parquet", "'segment'")),
+    Bad("unterminated quote at the end", unterminated_quote, "quoted field is never closed", ("outreach.csv",)),
+    Bad("gzip file named .csv", gzip_named_csv, "is not UTF-8", ("accounts.csv", "header")),
+    Bad("load folder not found", folder_not_found, "load folder not found", ("raw",)),
+    Bad("manifest.json is not valid JSON", manifest_not_json, "not valid JSON", ("manifest.json",)),
+    Bad("manifest.json extracted_at is not a timestamp", manifest_bad_timestamp, "is not an ISO 8601 timestamp",
+        ("manifest.json", "'last tuesday'")),
+    Bad("bad --as-of value", nothing, "is not a date", ("--as-of", "'2026-02-30'"), ("--as-of", "2026-02-30")),
+]
+
+
+@pytest.fixture
+def previous(tmp_path) -> Path:
+    """The warehouse a failed build must leave alone."""
+    target = tmp_path / "build" / "warehouse.duckdb"
+    target.parent.mkdir()
+    con = duckdb.connect(str(target))
+    con.execute("create table previous as select 42 as answer")
+    con.close()
+    return target
+
+
+def test_the_catalogue_is_complete():
+    assert len(BAD_FILES) >= 13
+    assert len({b.description for b in BAD_FILES}) == len(BAD_FILES)
+
+
+@pytest.mark.parametrize("bad", BAD_FILES, ids=[b.description for b in BAD_FILES])
+def test_unreadable_file_stops_the_build(bad: Bad, small_book, copy_book, tmp_path, previous, run_cli,
+                                         file_digest):
+    folder = copy_book(small_book, tmp_path / "raw")
+    names = bad.names + (bad.mutate(folder) or ())
+    before = file_digest(previous)
+    run = run_cli("build", "--raw", folder, "--warehouse", previous, *bad.args)
+    line = run.assert_user_error(bad.phrase, *names)
+    assert len(line) < 400, "one readable line"
+    assert run.stdout == "", "nothing but the error"
+    assert file_digest(previous) == before
+    assert sorted(p.name for p in previous.parent.iterdir()) == ["warehouse.duckdb"]
+
+
+# ------------------------------------------------------------------------------------------- tolerated
+MULTILINE_NOTE = 'Spoke to AP, they said:\n"payment run is on Friday, 15th"\nwill check again'
+
+
+def header_only(folder: Path) -> None:
+    path = folder / "cases.csv"
+    path.write_text(path.read_text().split("\n", 1)[0] + "\n")
+
+
+def extra_column(folder: Path) -> None:
+    frame = _frame(folder, "accounts")
+    frame.insert(3, "legacy_code", "X-1")
+    _write(frame, folder / "accounts.csv")
+
+
+def utf8_bom(folder: Path) -> None:
+    path = folder / "invoices.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+
+def quoted_newlines(folder: Path) -> None:
+    frame = _frame(folder, "outreach")
+    frame.loc[9, "note"] = MULTILINE_NOTE  # data row 10
+    _write(frame, folder / "outreach.csv")
+
+
+def one_bad_row(folder: Path) -> None:
+    frame = _frame(folder, "promises_to_pay")
+    frame.loc[0, "status"] = "maybe"
+    _write(frame, folder / "promises_to_pay.csv")
+
+
+def spaces_around_header_names(folder: Path) -> None:
+    path = folder / "payment_attempts.csv"
+    header, rest = path.read_text().split("\n", 1)
+    path.write_text(header.replace(",", " , ") + "\n" + rest)
+
+
+def _audit(con, entity):
+    return con.execute("select file, rows_read, rows_loaded, rows_quarantined, extra_columns, status "
+                       "from raw._load_audit where entity = ?", [entity]).fetchone()
+
+
+def check_header_only(con, book):
+    assert _audit(con, "cases") == ("cases.csv", 0, 0, 0, "", "loaded")
+    assert con.execute("select count(*) from raw.cases").fetchone()[0] == 0
+
+
+def check_extra_column(con, book):
+    n = _rows(book, "accounts")
+    assert _audit(con, "accounts") == ("accounts.csv", n, n, 0, "legacy_code", "loaded")
+    columns = [c for (c,) in con.execute("select column_name from information_schema.columns "
+                                         "where table_schema = 'raw' and table_name = 'accounts'").fetchall()]
+    assert "legacy_code" not in columns
+    assert columns[:-1] == CONTRACT.entity("accounts").column_names
+
+
+def check_utf8_bom(con, book):
+    n = _rows(book, "invoices")
+    assert _audit(con, "invoices")[1:4] == (n, n, 0)
+    first = _frame(book, "invoices").iloc[0]
+    assert con.execute("select invoice_id, account_id from raw.invoices where _source_row = 1").fetchone() == (
+        first["invoice_id"], first["account_id"])
+
+
+def check_quoted_newlines(con, book):
+    n = _rows(book, "outreach")
+    assert _audit(con, "outreach")[1:4] == (n, n, 0)
+    assert con.execute("select note from raw.outreach where _source_row = 10").fetchone()[0] == MULTILINE_NOTE
+    last = _frame(book, "outreach").iloc[-1]["touch_id"]
+    assert con.execute("select touch_id from raw.outreach where _source_row = ?", [n]).fetchone()[0] == last
+
+
+def check_one_bad_row(con, book):
+    n = _rows(book, "promises_to_pay")
+    assert _audit(con, "promises_to_pay")[1:4] == (n, n - 1, 1)
+    row = con.execute("select file, source_row, column_name, reason from raw._quarantine "
+                      "where entity = 'promises_to_pay'").fetchall()
+    assert len(row) == 1 and row[0][:3] == ("promises_to_pay.csv", 1, "status") and "maybe" in row[0][3]
+
+
+def check_spaces_around_header_names(con, book):
+    n = _rows(book, "payment_attempts")
+    assert _audit(con, "payment_attempts")[1:4] == (n, n, 0)
+    # Types come from the contract, not from a guess: last four digits keep their leading zeros.
+    last4 = _frame(book, "payment_attempts")["card_last4"]
+    loaded = [v or "" for (v,) in con.execute("select card_last4 from raw.payment_attempts order by _source_row")
+              .fetchall()]
+    assert loaded == last4.tolist()
+
+
+TOLERATED = [
+    ("header-only file (0 rows)", header_only, check_header_only),
+    ("extra column (ignored, recorded)", extra_column, check_extra_column),
+    ("UTF-8 byte-order mark", utf8_bom, check_utf8_bom),
+    ("quoted newlines in a note", quoted_newlines, check_quoted_newlines),
+    ("one row breaking the contract (quarantined)", one_bad_row, check_one_bad_row),
+    ("spaces around header names", spaces_around_header_names, check_spaces_around_header_names),
+]
+
+
+@pytest.fixture(scope="module")
+def tolerated_load(small_book, tmp_path_factory, copy_book, run_cli):
+    """Every tolerated oddity, each in its own file, through one `dunning ingest`."""
+    root = tmp_path_factory.mktemp("tolerated")
+    folder = copy_book(small_book, root / "raw")
+    for _, mutate, _ in TOLERATED:
+        mutate(folder)
+    warehouse = root / "warehouse.duckdb"
+    run = run_cli("ingest", "--raw", folder, "--warehouse", warehouse)
+    return run, warehouse
+
+
+@pytest.mark.parametrize("check", [t[2] for t in TOLERATED], ids=[t[0] for t in TOLERATED])
+def test_tolerated_oddity_loads(tolerated_load, small_book, check):
+    run, warehouse = tolerated_load
+    assert run.exit_code == 0, run.describe()
+    assert "Traceback" not in run.output
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        check(con, small_book)
+    finally:
+        con.close()
+
+
+def test_tolerated_load_reports_its_quarantine(tolerated_load):
+    run, _ = tolerated_load
+    assert run.exit_code == 0, run.describe()
+    assert "1 rows quarantined: see raw._quarantine" in run.stdout
