@@ -139,7 +139,7 @@ def run_risk(con, as_of: str, seed: int, notes: list[str]):
         return train_evaluate_score(con, as_of, seed=seed)
     except ValueError as exc:  # a young book: no model yet, the rest of the build still stands
         notes.append(f"risk model skipped: {exc}")
-        log.warning("risk model skipped: %s", exc)
+        log.info("risk model skipped: %s", exc)
         return None
 
 
@@ -155,7 +155,7 @@ def run_optional(fn, name: str, notes: list[str]):
         return fn()
     except ValueError as exc:
         notes.append(f"{name} skipped: {exc}")
-        log.warning("%s skipped: %s", name, exc)
+        log.info("%s skipped: %s", name, exc)
         return None
 
 

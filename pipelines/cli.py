@@ -10,13 +10,15 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipelines.config import PROJECT_ROOT, SETTINGS
 
 app = typer.Typer(
-    help="Dunning Desk: collections analytics and forecasting from the extracts you already have.",
+    help="Dunning Desk: collections analytics and forecasting from the extracts you already have.\n\n"
+         "Example: dunning demo --no-serve",
     no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
 )
 console = Console(stderr=False)
@@ -46,9 +48,9 @@ def steps(total: int | None = None):
 
 
 def fail(exc: Exception, hint: str = "") -> None:
-    err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
     if hint:
-        err.print(f"[dim]hint: {hint}[/dim]", highlight=False, soft_wrap=True)
+        err.print(f"[dim]hint: {escape(hint)}[/dim]", highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 
@@ -116,6 +118,9 @@ def _generate(out, accounts, months, seed, fmt, end_date, report):
 def print_realism(folder: Path):
     from pipelines.generator.realism import read_book, realism_stats
 
+    if not (Path(folder) / "accounts.csv").exists() and not (Path(folder) / "accounts.parquet").exists():
+        raise UserError(f"{folder}: not a generated book (no accounts file)",
+                        "point it at a folder written by: dunning generate --out DIR")
     table = Table(title=f"Realism of {folder}")
     for col in ("statistic", "value", "target band", "", "source"):
         table.add_column(col)

@@ -44,7 +44,10 @@ def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: lis
         *(extra_args or []),
     ]
     with _project_lock():  # one dbt invocation at a time per project: target/ and logs/ are shared
-        result = dbtRunner().invoke(args)
+        try:
+            result = dbtRunner().invoke(args)
+        finally:
+            _release_duckdb()
         run_results = _read_run_results(target_path)
     if not result.success:
         failures = [f"{r['unique_id']}: {(r.get('message') or '').splitlines()[0] if r.get('message') else r['status']}"
@@ -52,6 +55,20 @@ def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: lis
         detail = "; ".join(failures[:3]) if failures else str(result.exception or "see dbt_project/logs/dbt.log")
         raise DbtError(f"dbt {command} failed: {detail}")
     return DbtRun(run_results.get("elapsed_time", 0.0), run_results.get("results", []))
+
+
+def _release_duckdb() -> None:
+    """dbt-duckdb keeps its database open for the life of the process; close it so the finished warehouse is
+    not held (and locked) after the swap."""
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:
+        return
+    env = getattr(DuckDBConnectionManager, "_ENV", None)
+    if env is not None:
+        with contextlib.suppress(Exception):
+            env.close()
+        DuckDBConnectionManager._ENV = None
 
 
 @contextlib.contextmanager

@@ -215,6 +215,8 @@ def build_worklist(con, as_of: str, cadence: Path | None = None, balance: bool =
         from staging.stg_raw__outreach where invoice_id is not null
     """)
     items = items.join(next_actions(items, touches, policy, today))
+    for column in ("exposure", "p_not_recovered_30d", "expected_loss"):
+        items[column] = pd.to_numeric(items[column], errors="coerce").astype("float64")
     items["expected_loss"] = items["expected_loss"].fillna(items["exposure"] * items["p_not_recovered_30d"])
     # Without a risk model (a young book) rank by exposure alone.
     items["expected_loss"] = items["expected_loss"].fillna(items["exposure"])

@@ -147,12 +147,12 @@ SEGMENT_LATENESS = {"smb": 0.0, "mid_market": -0.2, "enterprise": -0.45}
 
 
 def on_time_probability(health, segment_shift):
-    return sigmoid(0.55 + 1.3 * np.asarray(health, dtype=float) + segment_shift)
+    return sigmoid(0.42 + 1.3 * np.asarray(health, dtype=float) + segment_shift)
 
 
 def never_pay_probability(health):
     """Of the invoices not paid on time, the share never paid (written off later)."""
-    return sigmoid(-3.6 - 1.3 * np.asarray(health, dtype=float))
+    return sigmoid(-3.9 - 1.3 * np.asarray(health, dtype=float))
 
 
 def late_scale_days(health):

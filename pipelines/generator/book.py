@@ -43,8 +43,20 @@ class BookWriter:
         self.tables: dict[str, pd.DataFrame] = {}
         self.truth: dict[str, pd.DataFrame] = {}
 
+    # Columns each event table has, so a book without, say, any credit memo still writes an empty file.
+    EVENT_COLUMNS = {
+        "credit_memos": ("account", "invoice", "amount", "day", "hours", "reason"),
+        "write_offs": ("account", "invoice", "amount", "day", "hours", "reason"),
+        "payment_plans": ("account", "invoice", "day", "amount", "count", "first_due", "pay_day"),
+        "promises_to_pay": ("account", "invoice", "day", "hours", "promised_day", "pay_day", "collector"),
+        "cases": ("account", "invoice", "case_type", "opened_day", "closed_day", "subject", "notes"),
+        "ach_returns": ("account", "invoice", "attempt_number", "code", "day"),
+        "outreach": ("account", "invoice", "channel", "direction", "template", "day", "hours", "outcome",
+                     "collector", "note"),
+    }
+
     def frame(self, name: str) -> pd.DataFrame:
-        return self.sim.t[name].frame()
+        return self.sim.t[name].frame(self.EVENT_COLUMNS.get(name, ()))
 
     def build(self):
         self.build_fx()

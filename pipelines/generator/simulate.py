@@ -94,9 +94,9 @@ class Events:
         size = max(n)
         self.parts.append({k: (np.full(size, v) if np.ndim(v) == 0 else np.asarray(v)) for k, v in columns.items()})
 
-    def frame(self) -> pd.DataFrame:
+    def frame(self, columns: tuple[str, ...] = ()) -> pd.DataFrame:
         if not self.parts:
-            return pd.DataFrame()
+            return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
         keys = list(self.parts[0])
         return pd.DataFrame({k: np.concatenate([p[k] for p in self.parts]) for k in keys})
 

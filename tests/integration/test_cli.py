@@ -35,7 +35,6 @@ def test_every_command_is_listed():
     assert {p[0] for p in COMMANDS} >= {"generate", "inspect", "ingest", "build", "demo"}
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py: the top-level help (Typer(help=...)) has no 'Example:' line yet")
 def test_top_level_help_has_an_example(run_cli):
     run = run_cli("--help")
     assert run.exit_code == 0, run.describe()
@@ -175,16 +174,12 @@ def test_console_script_errors_are_one_line_and_a_hint(run_console, small_book, 
     assert run.stdout == ""
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py fail() prints the message as rich markup: '[...]' in a path is "
-                                       "eaten, '[/...]' raises MarkupError (a traceback); it needs markup.escape")
 @pytest.mark.parametrize("folder", ["exports [old]", "exports [/old]"])
 def test_error_messages_are_printed_verbatim(run_cli, tmp_path, folder):
     missing = tmp_path / folder
     run_cli("build", "--raw", missing, "--warehouse", tmp_path / "w.duckdb").assert_user_error(str(missing))
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py/realism.read_book: inspect of a folder without a book says "
-                                       "\"unexpected KeyError: 'accounts'\" instead of naming the folder")
 def test_inspect_names_the_folder_without_a_book(run_cli, tmp_path):
     run_cli("inspect", tmp_path).assert_user_error(str(tmp_path))
 
