@@ -34,6 +34,8 @@ def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: lis
     """`dbt <command>` on `warehouse` (absolute DuckDB path) with vars as_of_date; raises DbtError on failure."""
     from dbt.cli.main import dbtRunner
 
+    # profiles.yml reads the path from the environment: set it for this invocation only.
+    saved = {k: os.environ.get(k) for k in ("DUNNING_DBT_PATH", *(env or {}))}
     os.environ["DUNNING_DBT_PATH"] = str(Path(warehouse).resolve())
     os.environ.update(env or {})
     target_path = DBT_PROJECT_DIR / "target"
@@ -48,6 +50,11 @@ def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: lis
             result = dbtRunner().invoke(args)
         finally:
             _release_duckdb()
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
         run_results = _read_run_results(target_path)
     if not result.success:
         failures = [f"{r['unique_id']}: {(r.get('message') or '').splitlines()[0] if r.get('message') else r['status']}"

@@ -183,3 +183,34 @@ def read_text_frame(path: Path) -> pd.DataFrame:
 def read_frame():
     """read_frame(path) -> DataFrame of strings (empty fields are '')."""
     return read_text_frame
+
+
+_FULL_BUILD = """
+import sys
+from pathlib import Path
+from pipelines.build import run_build
+from pipelines.generator.book import generate_book
+from pipelines.generator.simulate import BookConfig
+
+raw, warehouse, reports, accounts, months, seed = sys.argv[1:7]
+generate_book(Path(raw), BookConfig(accounts=int(accounts), months=int(months), seed=int(seed)), "csv")
+run_build(Path(raw), Path(warehouse), reports_dir=Path(reports))
+"""
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(tmp_path_factory) -> Path:
+    """A complete warehouse (every build step) of SMALL_BOOK, built once per session in a child process so dbt's
+    process-wide state stays out of pytest. Shared by the app, data-quality and notebook tests. Read-only."""
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("built_warehouse")
+    warehouse = folder / "warehouse.duckdb"
+    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+    proc = subprocess.run([sys.executable, "-c", _FULL_BUILD, str(folder / "raw"), str(warehouse),
+                           str(folder / "reports"), str(SMALL_BOOK.accounts), str(SMALL_BOOK.months),
+                           str(SMALL_BOOK.seed)], capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).resolve().parents[1], timeout=900)
+    assert proc.returncode == 0, f"fixture build failed\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return warehouse

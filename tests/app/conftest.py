@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -35,21 +33,14 @@ _BUILD = textwrap.dedent("""
 
 
 @pytest.fixture(scope="session")
-def app_warehouse(tmp_path_factory) -> Path:
+def app_warehouse(request, tmp_path_factory) -> Path:
     """A complete warehouse (risk scores and worklist included) of a 300-account, 6-month book. Read-only."""
-    folder = tmp_path_factory.mktemp("app_warehouse")
-    warehouse = folder / "warehouse.duckdb"
     reuse = os.environ.get("DUNNING_APP_TEST_WAREHOUSE")  # local iteration only: a warehouse built the same way
     if reuse:
+        warehouse = tmp_path_factory.mktemp("app_warehouse") / "warehouse.duckdb"
         shutil.copyfile(reuse, warehouse)
         return warehouse
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-    proc = subprocess.run([sys.executable, "-c", _BUILD, str(folder / "raw"), str(warehouse),
-                           *(str(APP_BOOK[k]) for k in ("accounts", "months", "seed"))],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=900)
-    assert proc.returncode == 0, f"fixture build failed\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    assert warehouse.is_file()
-    return warehouse
+    return request.getfixturevalue("built_warehouse")
 
 
 def _variant(source: Path, target: Path, *statements: str) -> Path:

@@ -20,9 +20,6 @@ from data_quality.suites import (
     WARNING,
     suites_for,
 )
-from pipelines.build import run_build
-from pipelines.generator.book import generate_book
-from pipelines.generator.simulate import BookConfig
 
 pytestmark = pytest.mark.slow
 
@@ -30,10 +27,9 @@ SCRIPT = "<script>alert(1)</script>"
 
 
 @pytest.fixture(scope="module")
-def clean_warehouse(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("book")
-    generate_book(root / "raw", BookConfig(accounts=300, months=6))
-    return run_build(root / "raw", root / "warehouse.duckdb").warehouse
+def clean_warehouse(built_warehouse) -> Path:
+    """The session's fully built small book (read-only; tests change copies)."""
+    return built_warehouse
 
 
 def corrupted(tmp_path: Path, clean: Path, *statements: str) -> Path:
@@ -75,8 +71,9 @@ def test_clean_book_passes_every_error_check(clean_warehouse, tmp_path):
     assert (tmp_path / "docs" / "index.html").exists()
 
 
-def test_model_suites_are_skipped_while_their_tables_are_absent(clean_warehouse):
-    report = run_quality_checks(clean_warehouse, "models", None)
+def test_model_suites_are_skipped_while_their_tables_are_absent(clean_warehouse, tmp_path):
+    path = corrupted(tmp_path, clean_warehouse, *DROP_MODEL_TABLES)
+    report = run_quality_checks(path, "models", None)
     assert report.rows and {r.status for r in report.rows} == {"skipped"}
     assert report.errors == [] and report.docs_path is None
     assert all("not in the warehouse" in r.details for r in report.rows)
@@ -165,12 +162,18 @@ def test_a_distribution_with_nothing_to_measure_is_skipped(clean_warehouse, tmp_
 
 
 # ------------------------------------------------------------------------------------------- model outputs
+DROP_MODEL_TABLES = [f"drop table if exists {RISK_SCORES_TABLE}", f"drop table if exists {CASH_FORECAST_TABLE}"]
+
+
 def model_tables(risk_values: str, forecast_rows: str) -> list[str]:
+    """Replace the build's model tables with hand-made ones (one forecast series and model)."""
     return [
-        "create schema if not exists marts",
+        *DROP_MODEL_TABLES,
+        f"create schema if not exists {RISK_SCORES_TABLE.split('.')[0]}",
         f"create table {RISK_SCORES_TABLE} as select * from (values {risk_values}) "
         f"as t(invoice_id, {RISK_PROBABILITY_COLUMN})",
         f"create table {CASH_FORECAST_TABLE} as select cast(forecast_date as date) as forecast_date, "
+        "'total' as series_id, 'reconciled' as model, "
         "cast(target_date as date) as target_date, forecast, lo_80, hi_80, lo_95, hi_95 "
         f"from (values {forecast_rows}) as t(forecast_date, target_date, forecast, lo_80, hi_80, lo_95, hi_95)",
     ]
@@ -212,7 +215,7 @@ def test_bad_model_outputs_fail_their_checks(clean_warehouse, tmp_path):
     (f"'high' as {RISK_PROBABILITY_COLUMN}", "could not evaluate"),
 ])
 def test_a_model_table_of_another_shape_fails_loudly(clean_warehouse, tmp_path, select, message):
-    path = corrupted(tmp_path, clean_warehouse, "create schema if not exists marts",
+    path = corrupted(tmp_path, clean_warehouse, *DROP_MODEL_TABLES,
                      f"create table {RISK_SCORES_TABLE} as select 'INV-1' as invoice_id, {select}")
     report = run_quality_checks(path, "models", None)
     risk = [r for r in report.rows if r.suite == "model_risk_scores"]

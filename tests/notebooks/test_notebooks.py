@@ -21,12 +21,12 @@ def test_notebook_is_stored_without_outputs(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path, built_book, monkeypatch):
-    monkeypatch.setenv("DUNNING_WAREHOUSE", str(built_book.warehouse))
+def test_notebook_executes(path, built_warehouse, monkeypatch):
+    monkeypatch.setenv("DUNNING_WAREHOUSE", str(built_warehouse))
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(notebook, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
-    client.execute(env={**os.environ, "DUNNING_WAREHOUSE": str(built_book.warehouse)})
+    client.execute(env={**os.environ, "DUNNING_WAREHOUSE": str(built_warehouse)})
     errors = [o for cell in notebook.cells for o in cell.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
     assert any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
