@@ -62,5 +62,10 @@ select
     final.*,
     round(cast(amount as double) / nullif(cast(sum(amount) over (partition by from_date, from_bucket) as double), 0), 4)
         as roll_rate,
+    -- Cure rate of a delinquent bucket: the share of its amount that is current or paid a month later.
+    case when from_bucket <> 'current' then round(
+        cast(sum(case when to_state in ('current', 'paid_or_credited') then amount else 0 end)
+             over (partition by from_date, from_bucket) as double)
+        / nullif(cast(sum(amount) over (partition by from_date, from_bucket) as double), 0), 4) end as cure_rate,
     {{ aging_bucket_order('from_bucket') }} as from_bucket_order
 from final
