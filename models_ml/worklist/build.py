@@ -164,6 +164,39 @@ def promise_state(con, today: pd.Timestamp) -> pd.DataFrame:
     """)
 
 
+def plan_state(con, today: pd.Timestamp) -> pd.DataFrame:
+    """Per account with an active payment plan: whether the instalments due so far were paid (cash received since
+    the plan was agreed covers them), judged from cash as of today."""
+    return read_frame(con, f"""
+        with plans as (
+            select plan_id, account_id, agreed_local_date, plan_amount, installment_count, first_due_date,
+                   frequency
+            from staging.stg_raw__payment_plans
+        ),
+        due as (
+            select p.*,
+                   least(p.installment_count, greatest(0, 1 + cast(floor(date_diff('day', p.first_due_date,
+                       date '{today.date()}' - 3) / case p.frequency when 'weekly' then 7 when 'biweekly' then 14
+                       else 30.4 end) as bigint))) as installments_due
+            from plans as p
+        ),
+        paid as (
+            select d.plan_id, coalesce(sum(pay.payment_amount), 0) as paid_since_agreed
+            from due as d
+            left join staging.stg_raw__payments as pay
+                on pay.account_id = d.account_id and pay.posted_local_date >= d.agreed_local_date
+                and pay.posted_local_date < date '{today.date()}'
+            group by d.plan_id
+        )
+        select d.account_id,
+               bool_or(p.paid_since_agreed < d.plan_amount - 0.01) as has_active_plan,
+               bool_or(p.paid_since_agreed + 0.01 < d.plan_amount * d.installments_due / d.installment_count)
+                   as has_missed_installment
+        from due as d inner join paid as p using (plan_id)
+        group by d.account_id
+    """)
+
+
 def engagement(con, today: pd.Timestamp) -> pd.DataFrame:
     return read_frame(con, f"""
         select account_id,
@@ -266,7 +299,9 @@ def account_rows(con, items: pd.DataFrame, today: pd.Timestamp, policy: dict) ->
     accounts = accounts.merge(sla_clocks(con, today, policy), on="account_id", how="left")
     accounts = accounts.merge(promise_state(con, today), on="account_id", how="left")
     accounts = accounts.merge(engagement(con, today), on="account_id", how="left")
-    for column in ("is_reply_sla_breached", "is_promise_due", "has_broken_promise"):
+    accounts = accounts.merge(plan_state(con, today), on="account_id", how="left")
+    for column in ("is_reply_sla_breached", "is_promise_due", "has_broken_promise", "has_active_plan",
+                   "has_missed_installment"):
         accounts[column] = accounts[column].astype("boolean").fillna(False).astype(bool)
     for column in ("cases_past_sla", "touches_30d", "responses_30d"):
         accounts[column] = accounts[column].fillna(0).astype(int)
@@ -278,16 +313,24 @@ def account_rows(con, items: pd.DataFrame, today: pd.Timestamp, policy: dict) ->
         [accounts["any_high_risk"].astype(bool), accounts["is_escalated"]],
         ["high risk of non-recovery on a large balance", "unresponsive: no reply to recent touches"], "")
     breached = accounts["is_reply_sla_breached"] | (accounts["cases_past_sla"] > 0)
+    # A plan being kept calms the account down; a missed instalment is a broken promise.
+    on_track_plan = accounts["has_active_plan"] & ~accounts["has_missed_installment"]
     accounts["urgency"] = (weights["sla_breach"] * breached
-                           + weights["broken_promise"] * accounts["has_broken_promise"]
+                           + weights["broken_promise"] * (accounts["has_broken_promise"]
+                                                          | accounts["has_missed_installment"])
+                           + weights["payment_plan_on_track"] * on_track_plan
                            + weights["promise_due"] * accounts["is_promise_due"]
                            + weights["unresponsive"] * accounts["is_unresponsive"])
     # Triggers override the calendar step where they ask for something more urgent.
-    for flag, action, template in (("has_broken_promise", "call_customer_broken_promise", "tpl_collections_call"),
+    accounts.loc[on_track_plan, ["next_action", "action_template"]] = ["monitor_payment_plan", "none"]
+    for flag, action, template in (("has_missed_installment", "call_customer_missed_installment",
+                                    "tpl_collections_call"),
+                                   ("has_broken_promise", "call_customer_broken_promise", "tpl_collections_call"),
                                    ("is_promise_due", "check_promised_payment", "none"),
                                    ("is_reply_sla_breached", "answer_customer_reply", "none")):
         accounts.loc[accounts[flag], ["next_action", "action_template"]] = [action, template]
-    accounts["needs_action_today"] = ((accounts["actions_due"] > 0) | accounts["is_reply_sla_breached"]
+    accounts["needs_action_today"] = (((accounts["actions_due"] > 0) & ~on_track_plan)
+                                      | accounts["has_missed_installment"] | accounts["is_reply_sla_breached"]
                                       | accounts["is_promise_due"] | accounts["has_broken_promise"]
                                       | accounts["is_escalated"] | (accounts["cases_past_sla"] > 0))
     accounts["exposure"] = accounts["exposure"].round(2)

@@ -78,6 +78,21 @@ def test_hard_decline_that_calls_for_escalation_escalates_at_once():
     assert row.next_action == "escalate_to_lead"
 
 
+def test_payment_plans_calm_or_escalate_an_account(worklist):
+    con, as_of, result = worklist
+    # A plan agreed 100 days ago, first instalment 90 days ago, nothing paid towards its 1,000,000.
+    con.execute("create table staging.plans_copy as select * from staging.stg_raw__payment_plans")
+    con.execute("drop view staging.stg_raw__payment_plans")
+    con.execute("alter table staging.plans_copy rename to stg_raw__payment_plans")
+    account = result.accounts.iloc[0]["account_id"]
+    con.execute(f"""insert into staging.stg_raw__payment_plans values ('PLN-T', '{account}', null,
+        timestamp '{as_of} 12:00:00', date '{as_of}' - 100, 1000000, 'USD', 3, date '{as_of}' - 90, 'monthly',
+        'active')""")
+    rebuilt = build_worklist(con, as_of)
+    row = rebuilt.accounts.set_index("account_id").loc[account]
+    assert row["has_missed_installment"] and row["next_action"] == "call_customer_missed_installment"
+
+
 def test_capacity_balancing_spills_over_to_the_least_loaded_collector():
     policy = {"capacity": {"items_per_collector": 2}}
     accounts = pd.DataFrame({"collector": ["Ana", "Ana", "Ana", "Ben"]})
@@ -104,7 +119,8 @@ def test_accounts_are_ranked_by_priority_and_urgency_raises_it(worklist):
     urgent = accounts[accounts["urgency"] > 0]
     assert (urgent["priority_score"] >= urgent["expected_loss"] - 0.01).all()
     items = result.items
-    assert ((items["priority_score"] + 1e-6) >= items["expected_loss"]).all()
+    # Only an on-track payment plan lowers priority (by half at most).
+    assert ((items["priority_score"] + 1e-6) >= 0.5 * items["expected_loss"]).all()
     assert accounts["needs_action_today"].all()
 
 
