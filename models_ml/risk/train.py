@@ -19,6 +19,14 @@ from models_ml.risk.reasons import explain
 log = logging.getLogger(__name__)
 LABEL = "not_recovered_30d"
 TEST_SNAPSHOTS = 3
+MAX_TRAINING_ROWS = 200_000  # beyond this, a seeded sample: more rows add little and cost linear time
+
+
+def cap_rows(frame: pd.DataFrame, seed: int, limit: int = MAX_TRAINING_ROWS) -> pd.DataFrame:
+    """The frame itself, or a seeded random sample of `limit` rows (order kept) when it is larger."""
+    if len(frame) <= limit:
+        return frame
+    return frame.sample(limit, random_state=seed).sort_index()
 
 
 @dataclass
@@ -39,6 +47,7 @@ def split_by_time(frame: pd.DataFrame, test_snapshots: int = TEST_SNAPSHOTS):
 
 def evaluate_models(train: pd.DataFrame, test: pd.DataFrame, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, RiskModel]:
     """Metrics of the model, the logistic baseline and the two rule baselines on the held-out test period."""
+    train = cap_rows(train, seed)
     model = RiskModel(NUMERIC, CATEGORICAL, random_state=seed).fit(train, LABEL)
     logistic = make_logistic(NUMERIC, CATEGORICAL).fit(train[CATEGORICAL + NUMERIC], train[LABEL])
     test = test.copy()
@@ -67,7 +76,7 @@ def train_evaluate_score(con, as_of: str, seed: int = 0) -> RiskRun:
                          f"{len(snapshots)} month(s) with a closed 30-day outcome window (3 needed)")
     train, test = split_by_time(labelled)
     metrics, test_scored, _ = evaluate_models(train, test, seed)
-    final = RiskModel(NUMERIC, CATEGORICAL, random_state=seed).fit(labelled, LABEL)
+    final = RiskModel(NUMERIC, CATEGORICAL, random_state=seed).fit(cap_rows(labelled, seed), LABEL)
     today = frame[frame["snapshot_date"] == score_date].copy()
     scores = score_items(final, today, as_of)
     write_table(con, "models", "risk_scores", scores)
