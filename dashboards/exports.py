@@ -10,24 +10,8 @@ import io
 
 import pandas as pd
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value):
-    """A text cell made inert for spreadsheets; other values pass through unchanged."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of the frame with every text cell neutralised (column names too)."""
-    out = frame.copy()
-    out.columns = [neutralise(str(c)) for c in out.columns]
-    for column in out.columns:
-        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(neutralise).astype(object)
-    return out
+# One definition of "spreadsheet-safe" for every export (CLI files and dashboard downloads).
+from models_ml.worklist.exports import FORMULA_STARTS, neutralise, safe_frame  # noqa: E402,F401
 
 
 def to_csv_bytes(frame: pd.DataFrame) -> bytes:

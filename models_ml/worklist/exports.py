@@ -38,10 +38,12 @@ def neutralise(value):
 
 
 def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the frame with every text cell neutralised (column names too)."""
     out = frame.copy()
+    out.columns = [neutralise(str(c)) for c in out.columns]
     for column in out.columns:
         if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
-            out[column] = out[column].map(neutralise)
+            out[column] = out[column].map(neutralise).astype(object)
     return out
 
 
