@@ -35,6 +35,11 @@ def write_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, frame: 
     con.unregister("_frame")
 
 
+def build_as_of(con: duckdb.DuckDBPyConnection) -> str:
+    """The as-of date (YYYY-MM-DD) the warehouse was built for."""
+    return str(con.execute("select as_of_date from raw._build_info").fetchone()[0])[:10]
+
+
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return con.execute("select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
                        [schema, table]).fetchone()[0] > 0

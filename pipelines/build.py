@@ -135,12 +135,7 @@ def timed(step: Callable[[str], None], timings: dict[str, float]) -> Callable[[s
 def run_risk(con, as_of: str, seed: int, notes: list[str]):
     from models_ml.risk.train import train_evaluate_score
 
-    try:
-        return train_evaluate_score(con, as_of, seed=seed)
-    except ValueError as exc:  # a young book: no model yet, the rest of the build still stands
-        notes.append(f"risk model skipped: {exc}")
-        log.info("risk model skipped: %s", exc)
-        return None
+    return run_optional(lambda: train_evaluate_score(con, as_of, seed=seed), "risk model", notes)
 
 
 def run_forecasts(con, as_of: str, notes: list[str]):

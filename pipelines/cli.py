@@ -295,13 +295,13 @@ def cases(
 
 
 def _cases(warehouse, out):
-    from models_ml.io import read_frame
+    from models_ml.io import build_as_of, read_frame
     from models_ml.worklist.exports import salesforce_cases, write_sheet
 
     con = _open_warehouse(warehouse)
     try:
         frame = read_frame(con, "select * from models.cases_to_open")
-        as_of = str(read_frame(con, "select as_of_date from raw._build_info")["as_of_date"].iloc[0])[:10]
+        as_of = build_as_of(con)
     finally:
         con.close()
     path = write_sheet(salesforce_cases(frame, as_of), out)
@@ -322,7 +322,7 @@ def status(
 
 
 def _status(warehouse, out):
-    from models_ml.io import read_frame
+    from models_ml.io import build_as_of
     from models_ml.worklist.exports import daily_status_html, daily_status_markdown
     from models_ml.worklist.status import daily_status
 
@@ -330,7 +330,7 @@ def _status(warehouse, out):
         raise UserError(f"{out}: write the status as .md or .html")
     con = _open_warehouse(warehouse)
     try:
-        as_of = str(read_frame(con, "select as_of_date from raw._build_info")["as_of_date"].iloc[0])[:10]
+        as_of = build_as_of(con)
         report = daily_status(con, as_of)
     finally:
         con.close()
@@ -356,7 +356,7 @@ def evaluate(
 
 def _evaluate(warehouse: Path, truth: Path, reports: Path):
     from models_ml.forecasting import compare_with_oracle as compare_forecasts
-    from models_ml.io import connect, read_frame, table_exists
+    from models_ml.io import build_as_of, connect, table_exists
     from models_ml.risk.report import write_oracle_report
     from models_ml.risk.train import compare_with_oracle
 
@@ -366,7 +366,7 @@ def _evaluate(warehouse: Path, truth: Path, reports: Path):
         raise UserError(f"{truth}: truth folder not found", "pass the truth/ folder of a generated book")
     con = connect(warehouse)
     try:
-        as_of = str(read_frame(con, "select as_of_date from raw._build_info")["as_of_date"].iloc[0])[:10]
+        as_of = build_as_of(con)
         table, joined = compare_with_oracle(con, truth, as_of)
         forecast = (compare_forecasts(con, truth, as_of)
                     if table_exists(con, "models", "forecast_backtest") else None)
