@@ -230,6 +230,8 @@ def _gx_context():
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    # GX pins this logger at INFO and announces a temporary docs folder on every context: not for our users.
+    logging.getLogger("great_expectations.data_context.types.base").setLevel(logging.WARNING)
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context, context.data_sources.add_pandas("dunning_desk_quality")

@@ -14,6 +14,8 @@ day never forecasts a negative amount.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -224,6 +226,7 @@ class CalendarRegression(Forecaster):
 
     def fit(self, y: pd.Series) -> CalendarRegression:
         import statsmodels.api as sm
+        from statsmodels.tools.sm_exceptions import SingularMatrixWarning
 
         super().fit(y)
         features = calendar_features(y.index, self.country)
@@ -232,7 +235,10 @@ class CalendarRegression(Forecaster):
         z = self.scale_.forward(y.to_numpy(dtype=float))
         age = np.arange(len(y))[::-1]
         weights = 0.5 ** (age / self.half_life_days)
-        fit = sm.WLS(z, X, weights=weights).fit()
+        with warnings.catch_warnings():
+            # Short series make some calendar effects collinear; the pseudo-inverse then gives the minimum-norm fit.
+            warnings.simplefilter("ignore", category=SingularMatrixWarning)
+            fit = sm.WLS(z, X, weights=weights).fit()
         self.params_ = fit.params
         resid = z - X @ fit.params
         is_bday = business_days(y.index, self.country)

@@ -10,12 +10,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from dashboards.data import PAGE_QUERIES, Warehouse
 from pipelines.warehouse import building, connect_read_only, staging_path
 
 
@@ -193,11 +195,46 @@ def _wait_for_staging(folder: Path, proc: subprocess.Popen, timeout: float = 120
         time.sleep(0.02)
 
 
-def test_sigkill_at_any_point_leaves_the_previous_warehouse(previous, small_book, tmp_path, run_console,
-                                                            file_digest):
-    """Kill `dunning build` at random points (startup, ingest, dbt and models), then build for real while a reader
-    holds the old file: the kills never touch the warehouse, and the next build cleans up after them."""
+@pytest.fixture
+def built_previous(built_warehouse, tmp_path) -> Path:
+    """A copy of a complete warehouse (the session build of the small book), serving the dashboard."""
+    target = tmp_path / "wh" / "warehouse.duckdb"
+    target.parent.mkdir()
+    shutil.copy(built_warehouse, target)
+    return target
+
+
+class DashboardReader(threading.Thread):
+    """Runs every dashboard page's queries in a loop, as the app does, until stopped; records what failed."""
+
+    def __init__(self, path: Path):
+        super().__init__(daemon=True)
+        self.warehouse = Warehouse(path)
+        self.stop = threading.Event()
+        self.errors: list[str] = []
+        self.passes: list[tuple] = []  # the file version (inode, mtime, size) each full pass ran on
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            stamp = self.warehouse.stamp()
+            for page, queries in PAGE_QUERIES.items():
+                try:
+                    queries(self.warehouse)
+                except Exception as exc:  # noqa: BLE001 - any failure is what the test looks for
+                    self.errors.append(f"{page}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            self.passes.append(stamp)
+
+
+def test_sigkill_at_any_point_leaves_the_previous_warehouse(built_previous, built_warehouse, small_book, tmp_path,
+                                                            run_console, file_digest, warehouse_digest):
+    """Kill `dunning build` at random points (startup, ingest, dbt and models) while the dashboard reads the
+    warehouse, then build for real: the kills never touch the warehouse, the dashboard's queries never fail
+    (before, during and after the swap), the next build cleans up after the kills, and it produces exactly the
+    tables of the earlier build of the same inputs (content digests of every table)."""
+    previous = built_previous
     before = file_digest(previous)
+    reader = DashboardReader(previous)
+    reader.start()
     rng = random.Random()
     # (phase, wait for the staging file first, random extra delay in seconds)
     kills = [("startup", False, rng.uniform(0.2, 0.5)), ("ingest", True, rng.uniform(0.0, 0.3)),
@@ -219,23 +256,34 @@ def test_sigkill_at_any_point_leaves_the_previous_warehouse(previous, small_book
     left = _staging_files(previous.parent)
     assert left and all(name.removesuffix(".wal").endswith(f"-{proc.pid}") for name in left), left
 
-    reader = connect_read_only(previous)
-    old_tables = reader.execute("select count(*) from information_schema.tables").fetchone()[0]
+    held = connect_read_only(previous)
+    old_tables = held.execute("select count(*) from information_schema.tables").fetchone()[0]
+    old_stamp = reader.warehouse.stamp()
     run = run_console("build", "--raw", small_book, "--warehouse", previous, cwd=tmp_path)
     assert run.exit_code == 0, run.describe()
     assert f"built {previous} as of 2026-10-" in run.stdout
     assert file_digest(previous) != before
     assert _staging_files(previous.parent) == []
-    # The reader still sees the warehouse it opened; a new one sees the build.
-    assert reader.execute("select count(*) from information_schema.tables").fetchone()[0] == old_tables
-    assert reader.execute("select count(*) from information_schema.tables where table_name = '_build_info'"
-                          ).fetchone()[0] == 0
-    reader.close()
-    con = connect_read_only(previous)
+    # A connection opened before the swap keeps the file it opened.
+    assert held.execute("select count(*) from information_schema.tables").fetchone()[0] == old_tables
+    held.close()
+
+    deadline = time.monotonic() + 60
+    while sum(stamp != old_stamp for stamp in reader.passes) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    reader.stop.set()
+    reader.join(timeout=60)
+    assert not reader.errors, reader.errors[:5]
+    assert sum(stamp == old_stamp for stamp in reader.passes) >= 2, "the dashboard did not read during the builds"
+    assert sum(stamp != old_stamp for stamp in reader.passes) >= 2, "the dashboard did not follow the swap"
+
+    # Same inputs, same as-of date: the same contents, table by table.
+    con, first = connect_read_only(previous), connect_read_only(built_warehouse)
     try:
-        # the as-of default is the book's last posting day, at the end of October
-        assert str(con.execute("select as_of_date from raw._build_info").fetchone()[0]).startswith("2026-10-")
-        assert con.execute("select count(*) from raw.accounts").fetchone()[0] == 300
-        assert con.execute("select count(*) from information_schema.tables").fetchone()[0] > old_tables
+        rebuilt, original = warehouse_digest(con), warehouse_digest(first)
     finally:
         con.close()
+        first.close()
+    assert len(rebuilt) > 60 and any(name.startswith("marts.") for name in rebuilt)
+    differ = sorted(name for name in rebuilt.keys() | original.keys() if rebuilt.get(name) != original.get(name))
+    assert not differ, f"two builds of the same inputs differ in {differ}"
