@@ -24,6 +24,12 @@ from pipelines.ingest import FileResult, ingest
 from pipelines.warehouse import building
 
 log = logging.getLogger(__name__)
+ENGINES = ("duckdb", "spark")
+
+
+def spark_work_dir(warehouse: Path) -> Path:
+    """Where a Spark build keeps its Parquet handover and output: next to the warehouse file."""
+    return Path(warehouse).with_suffix(".spark")
 
 
 @dataclass
@@ -67,8 +73,14 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection) -> str:
 
 def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
               step: Callable[[str], None] | None = None, reports_dir: Path | None = None,
-              seed: int = 0) -> BuildResult:
-    """Build a complete warehouse from one load folder; the previous warehouse is replaced only on success."""
+              seed: int = 0, engine: str = "duckdb") -> BuildResult:
+    """Build a complete warehouse from one load folder; the previous warehouse is replaced only on success.
+
+    engine "spark" runs the dbt part on Apache Spark (pipelines/spark.py); its Parquet output is kept in
+    `spark_work_dir(warehouse)`.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     timings: dict[str, float] = {}
     step = timed(step or (lambda _name: None), timings)
     docs_dir = Path(reports_dir) / "data_docs" if reports_dir is not None else None
@@ -87,8 +99,14 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
         finally:
             con.close()
         result = BuildResult(Path(warehouse), as_of, files)
-        step("warehouse models (dbt build)")
-        result.dbt = run_dbt(tmp, as_of)
+        if engine == "spark":
+            from pipelines.spark import run_dbt_on_spark
+
+            step("warehouse models (dbt build on Spark)")
+            result.dbt = run_dbt_on_spark(tmp, as_of, spark_work_dir(warehouse))
+        else:
+            step("warehouse models (dbt build)")
+            result.dbt = run_dbt(tmp, as_of)
         con = duckdb.connect(str(tmp))
         try:
             con.execute("set TimeZone = 'UTC'")

@@ -58,6 +58,7 @@ def run_safely(fn, *args, **kwargs):
     """Turn every failure into one clear line: expected ones with a hint, unexpected ones with their type."""
     from pipelines.dbt_runner import DbtError
     from pipelines.ingest import IngestError
+    from pipelines.spark import SparkUnavailable
 
     try:
         return fn(*args, **kwargs)
@@ -70,6 +71,8 @@ def run_safely(fn, *args, **kwargs):
                   "the previous warehouse was not touched")
     except DbtError as exc:
         fail(exc, "see dbt_project/logs/dbt.log for the full dbt output; the previous warehouse was not touched")
+    except SparkUnavailable as exc:
+        fail(exc, "or build with --engine duckdb (the default); the previous warehouse was not touched")
     except (ValueError, OSError) as exc:
         fail(exc, "the previous warehouse was not touched")
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a traceback
@@ -192,24 +195,28 @@ def build(
     warehouse: Path = typer.Option(SETTINGS.warehouse, help="DuckDB file to create or replace atomically."),
     as_of: str = typer.Option(None, help="As-of date (YYYY-MM-DD); default: the last date in the data."),
     reports: Path = typer.Option(SETTINGS.reports_dir, help="Folder for the model card and other reports."),
+    engine: str = typer.Option("duckdb", help="Where the dbt models run: duckdb, or spark (Apache Spark in local "
+                                              "mode: Java 17 and the [spark] extra; output kept in WAREHOUSE.spark/)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks."),
 ):
     """Run the whole pipeline: ingest, warehouse models, checks and outputs; swap in only on success.
 
     Example: dunning build --raw demo_data/raw --warehouse build/warehouse.duckdb --as-of 2026-10-31
     """
-    run_safely(_build, raw, warehouse, as_of, reports)
+    run_safely(_build, raw, warehouse, as_of, reports, engine)
 
 
-def _build(raw, warehouse, as_of, reports=SETTINGS.reports_dir):
+def _build(raw, warehouse, as_of, reports=SETTINGS.reports_dir, engine="duckdb"):
     from pipelines.build import run_build
 
     if as_of:
         _check_date(as_of)
     started = time.perf_counter()
     with steps() as step:
-        result = run_build(raw, warehouse, as_of=as_of, step=step, reports_dir=reports)
+        result = run_build(raw, warehouse, as_of=as_of, step=step, reports_dir=reports, engine=engine)
     print_load_summary(result.files, warehouse)
+    if result.dbt is not None:
+        console.print(f"dbt on {engine}: {result.dbt.summary()}")
     for note in result.notes:
         console.print(f"[yellow]note:[/yellow] {note}")
     if result.risk is not None:

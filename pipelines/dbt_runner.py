@@ -7,6 +7,7 @@ import fcntl
 import json
 import logging
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,17 @@ class DbtRun:
     @property
     def model_seconds(self) -> float:
         return sum(r["execution_time"] for r in self.results)
+
+    def summary(self) -> str:
+        """'367 of 367 nodes passed (43 models, 4 seeds, 305 data tests, 15 unit tests) in 126.1 s'."""
+        names = {"model": "models", "seed": "seeds", "test": "data tests", "unit_test": "unit tests"}
+        nodes = [r for r in self.results if r["unique_id"].split(".")[0] in names]  # not hooks or exposures
+        kinds = Counter(r["unique_id"].split(".")[0] for r in nodes)
+        passed = sum(r["status"] in ("success", "pass") for r in nodes)
+        parts = ", ".join(f"{kinds[k]} {name}" for k, name in names.items() if kinds[k])
+        warned = sum(r["status"] == "warn" for r in nodes)
+        warnings = f", {warned} warned" if warned else ""
+        return f"{passed} of {len(nodes)} nodes passed{warnings} ({parts}) in {self.elapsed_seconds:.1f} s"
 
 
 def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: list[str] | None = None,

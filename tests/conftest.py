@@ -213,4 +213,5 @@ def built_warehouse(tmp_path_factory) -> Path:
                            str(SMALL_BOOK.seed)], capture_output=True, text=True, env=env,
                           cwd=Path(__file__).resolve().parents[1], timeout=900)
     assert proc.returncode == 0, f"fixture build failed\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert warehouse.exists(), f"the fixture build exited without a warehouse\n{proc.stderr[-3000:]}"
     return warehouse

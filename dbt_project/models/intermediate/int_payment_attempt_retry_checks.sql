@@ -74,7 +74,7 @@ waits as (
         attempt_id,
         earlier_failed
             and earlier_wait_hours > 0
-            and {{ dbt.datediff('earlier_attempted_at', 'attempted_at', 'hour') }} < earlier_wait_hours
+            and {{ elapsed_hours('earlier_attempted_at', 'attempted_at') }} < earlier_wait_hours
             as breaks_mastercard_wait
     from latest_earlier
     where recency = 1

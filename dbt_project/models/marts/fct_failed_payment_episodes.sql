@@ -125,11 +125,11 @@ select
     final.*,
     coalesce(recovered_by in ('automatic_retry', 'customer_updated_payment_method', 'other_payment'), false)
         as is_recovered,
-    cast({{ dbt.datediff('first_failed_at', 'recovered_at', 'hour') }} as bigint) as hours_to_recovery,
+    {{ elapsed_hours('first_failed_at', 'recovered_at') }} as hours_to_recovery,
     cast({{ dbt.datediff('first_failed_date', 'cast(recovered_at as date)', 'day') }} as bigint) as days_to_recovery,
-    recovered_at is not null and {{ dbt.datediff('first_failed_at', 'recovered_at', 'hour') }} < 720
+    recovered_at is not null and {{ elapsed_hours('first_failed_at', 'recovered_at') }} < 720
         as is_recovered_30d,
-    recovered_at is not null and {{ dbt.datediff('first_failed_at', 'recovered_at', 'hour') }} < 1440
+    recovered_at is not null and {{ elapsed_hours('first_failed_at', 'recovered_at') }} < 1440
         as is_recovered_60d,
     first_failed_date <= {{ dbt.dateadd('day', -30, as_of_date()) }} as is_mature_30d,
     first_failed_date <= {{ dbt.dateadd('day', -60, as_of_date()) }} as is_mature_60d,

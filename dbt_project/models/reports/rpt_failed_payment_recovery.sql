@@ -28,7 +28,9 @@ final as (
             as recovered_30d_by_customer_update_count,
         count(*) filter (where is_mature_30d and is_recovered_30d and recovered_by = 'other_payment')
             as recovered_30d_by_other_payment_count,
-        median(case when is_recovered then hours_to_recovery / 24.0 end) as median_days_to_recovery
+        -- In doubles, rounded: a decimal literal would make Spark compute in decimals of its own scale.
+        round(median(case when is_recovered then cast(hours_to_recovery as double) / 24 end), 2)
+            as median_days_to_recovery
     from episodes
     group by failure_cohort, attempt_method, decline_family
 )

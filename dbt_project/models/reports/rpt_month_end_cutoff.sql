@@ -37,7 +37,7 @@ events as (
 select
     events.*,
     cast(date_trunc('month', business_date) as date) as business_period,
-    cast({{ dbt.datediff('cast(last_day(business_date) as timestamp)', 'posted_local_at', 'minute') }} as bigint)
+    {{ elapsed_minutes('cast(last_day(business_date) as timestamp)', 'posted_local_at') }}
         - 1440 as minutes_after_period_end
 from events
 where posting_period > cast(date_trunc('month', business_date) as date)
