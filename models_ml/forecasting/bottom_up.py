@@ -2,8 +2,12 @@
 
 At an origin date o (everything known up to and including o):
 - payment timing: amount-weighted discrete hazards of cash and of write-off by day relative to the due date,
-  per segment x billing method (Kaplan-Meier style: an invoice is at risk from its issue until it is cleared or
-  until o, so recent invoices count without waiting for their outcome), shrunk towards the pooled hazard;
+  per segment x billing method x payer profile (Kaplan-Meier style: an invoice is at risk from its issue until
+  it is cleared or until o, so recent invoices count without waiting for their outcome), each shrunk towards
+  its segment x billing method hazard, which is shrunk towards the pooled one;
+- payer profile, from the account's own history known at o: how often it paid within a few days of the due
+  date in the last six months (unknown, mostly, sometimes, rarely) and whether it pays on accounts-payable
+  runs (most of its non-card receipts on the 15th-or-next or the last business day);
 - open items: every invoice issued by o with a balance at o; its expected cash on day o+j is the balance times
   the chance it is paid that day given it was still open at o;
 - new billing: accounts billed monthly in the last 35 days are billed again on the same day of later months
@@ -29,6 +33,14 @@ DAY = pd.Timedelta(days=1)
 SHRINK_INVOICES = 5.0  # pseudo-invoices of pooled hazard mixed into each segment x method hazard
 MONTHLY_WINDOW_DAYS = 35
 ROLL_PAD_DAYS = 21
+# Payer profiles: on-time tier (0 no history, 1 mostly on time, 2 sometimes, 3 rarely) + 4 x AP-run payer.
+TIERS = 4
+PROFILES = 2 * TIERS
+ON_TIME_WINDOW_DAYS = 182
+ON_TIME_GRACE_DAYS = 3
+TIER_BOUNDS = (0.8, 0.4)  # share of recent invoices paid on time: >= 0.8 mostly, >= 0.4 sometimes, else rarely
+AP_PAYER_MIN_RECEIPTS = 3
+AP_PAYER_SHARE = 0.7  # AP-run days are about 1 business day in 10: 70 % of receipts on them is no accident
 
 
 @dataclass
@@ -102,11 +114,17 @@ class BottomUpEngine:
         # Card charges run on any day (calendar clock); other receipts count business days from the due date.
         self.business_group = np.array([billing != "card_autopay" for _, billing in self.groups])
         self.business = self.business_group[self.group_of]
+        # Groups x payer profiles: id = group * PROFILES + profile.
+        self.profile_business = np.repeat(self.business_group, PROFILES)
+        self.profile_base = np.repeat(np.arange(len(self.groups)), PROFILES)
+        self.account_codes, self.accounts = pd.factorize(inv["account_id"])
         self.cal_lo = int(self.invoice_day.min()) - 400 if len(inv) else _day(book.as_of) - 400
         cal_hi = max(int(self.due_day.max()) if len(inv) else 0, _day(book.as_of)) + 800
         days = pd.date_range(pd.Timestamp(np.datetime64(self.cal_lo, "D")), periods=cal_hi - self.cal_lo, freq="D")
         self.is_bday = business_days(days, country)
         self.bpos = np.cumsum(self.is_bday)
+        cal = calendar_features(days, country)
+        self.is_ap_day = ((cal["mid_bday"] + cal["last_bday"]) > 0).to_numpy()
         self._cache: dict[tuple, pd.DataFrame] = {}
 
     # ---------------------------------------------------------------------------------- clocks
@@ -138,8 +156,41 @@ class BottomUpEngine:
         is_open = issued & (balance > 0.005) & ~(self.settled_day <= o)
         return issued, cash, written, balance, is_open
 
-    def hazards(self, origin: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
-        """Cash and write-off hazards, arrays groups x (KMAX-KMIN+1), learned from what is known at origin."""
+    def profiles(self, origin: pd.Timestamp) -> np.ndarray:
+        """Each invoice's payer profile at origin, from its account's history known then (see the module doc)."""
+        key = ("profiles", origin)
+        if key in self._cache:
+            return self._cache[key]
+        o, n_acc, acc = _day(origin), len(self.accounts), self.account_codes
+        # On time: due in the window and past its grace days, fully paid within them.
+        window = ((self.due_day > o - ON_TIME_WINDOW_DAYS) & (self.due_day + ON_TIME_GRACE_DAYS <= o)
+                  & (self.invoice_day <= o))
+        r = self.cash["row"].to_numpy()
+        amount = self.cash["amount"].to_numpy()
+        in_time = (self.cash_day <= self.due_day[r] + ON_TIME_GRACE_DAYS) & (self.cash_day <= o)
+        paid = np.bincount(r[in_time], weights=amount[in_time], minlength=len(self.inv))
+        on_time = paid >= self.inv["amount"].to_numpy() - 0.01
+        n = np.bincount(acc[window], minlength=n_acc)
+        rate = np.divide(np.bincount(acc[window & on_time], minlength=n_acc), n, out=np.zeros(n_acc), where=n > 0)
+        tier = np.where(n == 0, 0, np.where(rate >= TIER_BOUNDS[0], 1, np.where(rate >= TIER_BOUNDS[1], 2, 3)))
+        # AP-run payers: most non-card receipts of the last year on the 15th-or-next or last business day.
+        recent = ((self.cash_day <= o) & (self.cash_day > o - 365)
+                  & (self.cash["payment_method"].to_numpy() != "card"))
+        payer = acc[r[recent]]
+        on_ap = self.is_ap_day[np.clip(self.cash_day[recent] - self.cal_lo, 0, len(self.is_ap_day) - 1)]
+        receipts = np.bincount(payer, minlength=n_acc)
+        ap = (receipts >= AP_PAYER_MIN_RECEIPTS) & (np.bincount(payer[on_ap], minlength=n_acc)
+                                                   >= AP_PAYER_SHARE * receipts)
+        out = (tier + TIERS * ap)[acc]
+        self._cache[key] = out
+        return out
+
+    def profile_groups(self, origin: pd.Timestamp) -> np.ndarray:
+        """Each invoice's group x payer profile id at origin."""
+        return self.group_of * PROFILES + self.profiles(origin)
+
+    def _at_risk(self, origin: pd.Timestamp, g: np.ndarray, n_g: int):
+        """Amount at risk, cash and write-offs by group and offset; and each group's typical invoice amount."""
         inv = self.inv
         issued, cash, written, _, _ = self.state(origin)
         n_k = KMAX - KMIN + 1
@@ -147,8 +198,6 @@ class BottomUpEngine:
         entry = np.clip(self.entry_offset(self.invoice_day, due, business), KMIN, KMAX)
         censor = np.clip(self.offset(np.full(len(due), _day(origin)), due, business), KMIN - 1, KMAX)
         use = issued & (entry <= censor)
-        g = self.group_of
-        n_g = len(self.groups)
         risk_diff = np.zeros((n_g, n_k + 2))
         cash_k = np.zeros((n_g, n_k))
         wo_k = np.zeros((n_g, n_k))
@@ -178,18 +227,28 @@ class BottomUpEngine:
         np.add.at(risk_diff, (g[w[later]], tw[later] - KMIN + 1), -aw[later])
         np.add.at(risk_diff, (g[w[later]], censor[w[later]] - KMIN + 1), aw[later])
         at_risk = np.clip(np.cumsum(risk_diff, axis=1)[:, :n_k], 0, None)
-        pooled_risk, pooled_cash, pooled_wo = at_risk.sum(0), cash_k.sum(0), wo_k.sum(0)
+        typical = pd.Series(amount[use]).groupby(g[use]).median().reindex(range(n_g), fill_value=0.0).to_numpy()
+        return at_risk, cash_k, wo_k, typical
+
+    def hazards(self, origin: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+        """Cash and write-off hazards, arrays (groups x PROFILES) x (KMAX-KMIN+1), learned from what is known at
+        origin: each group x profile hazard is shrunk towards its group's, and each group's towards the pooled."""
+        key = ("hazards", origin)
+        if key in self._cache:
+            return self._cache[key]
+        n_g = len(self.groups)
+        at_risk, cash_k, wo_k, typical = self._at_risk(origin, self.group_of, n_g)
+        pooled = at_risk.sum(0)
         with np.errstate(divide="ignore", invalid="ignore"):
-            hc_all = np.where(pooled_risk > 0, pooled_cash / pooled_risk, 0.0)
-            hw_all = np.where(pooled_risk > 0, pooled_wo / pooled_risk, 0.0)
-        typical = np.array([np.median(amount[use & (g == i)]) if (use & (g == i)).any() else 0.0
-                            for i in range(n_g)])
+            hc_all = np.where(pooled > 0, cash_k.sum(0) / pooled, 0.0)
+            hw_all = np.where(pooled > 0, wo_k.sum(0) / pooled, 0.0)
         lam = SHRINK_INVOICES * typical[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            hc = np.where(at_risk + lam > 0, (cash_k + lam * hc_all) / (at_risk + lam), hc_all)
-            hw = np.where(at_risk + lam > 0, (wo_k + lam * hw_all) / (at_risk + lam), hw_all)
-        hc = np.clip(hc, 0, 1)
-        hw = np.clip(hw, 0, 1 - hc)
+        hc_g, hw_g = _shrunk(at_risk, cash_k, hc_all[None, :], lam), _shrunk(at_risk, wo_k, hw_all[None, :], lam)
+        at_risk, cash_k, wo_k, typical = self._at_risk(origin, self.profile_groups(origin), n_g * PROFILES)
+        lam = SHRINK_INVOICES * typical[:, None]
+        hc = np.clip(_shrunk(at_risk, cash_k, hc_g[self.profile_base], lam), 0, 1)
+        hw = np.clip(_shrunk(at_risk, wo_k, hw_g[self.profile_base], lam), 0, 1 - hc)
+        self._cache[key] = (hc, hw)
         return hc, hw
 
     def method_shares(self, origin: pd.Timestamp) -> dict[int, dict[str, float]]:
@@ -214,7 +273,8 @@ class BottomUpEngine:
         inv = self.inv[is_open]
         due = self.due_day[is_open]
         censor = self.offset(np.full(len(due), _day(origin)), due, self.business[is_open])
-        return pd.DataFrame({"invoice_id": inv["invoice_id"].to_numpy(), "group": self.group_of[is_open],
+        return pd.DataFrame({"invoice_id": inv["invoice_id"].to_numpy(),
+                             "group": self.profile_groups(origin)[is_open],
                              "due_day": due, "balance": balance[is_open], "start": censor + 1})
 
     def projected_invoices(self, origin: pd.Timestamp, h: int) -> pd.DataFrame:
@@ -235,7 +295,7 @@ class BottomUpEngine:
             if keep.any():
                 part = last[keep]
                 rows.append(pd.DataFrame({
-                    "segment": part["segment"], "billing_method": part["billing_method"],
+                    "account_id": part.index, "segment": part["segment"], "billing_method": part["billing_method"],
                     "invoice_date": dates[keep], "due_date": dates[keep] + (part["due_date"] - part["invoice_date"]),
                     "amount": part["amount"] * retention ** k}))
         renewal = self.annual_renewal(inv, origin, retention ** 12)
@@ -245,17 +305,21 @@ class BottomUpEngine:
         if keep.any():
             part = annual[keep]
             rows.append(pd.DataFrame({
-                "segment": part["segment"], "billing_method": part["billing_method"], "invoice_date": dates[keep],
+                "account_id": part["account_id"], "segment": part["segment"], "billing_method": part["billing_method"],
+                "invoice_date": dates[keep],
                 "due_date": dates[keep] + (part["due_date"] - part["invoice_date"]),
                 "amount": part["amount"] * renewal}))
-        columns = ["segment", "billing_method", "invoice_date", "due_date", "amount"]
+        columns = ["account_id", "segment", "billing_method", "invoice_date", "due_date", "amount"]
         if not rows:
             return pd.DataFrame(columns=[*columns, "group"])
         frame = pd.concat(rows, ignore_index=True)[columns]
         index = {g: i for i, g in enumerate(self.groups)}
-        frame["group"] = [index.get(g, -1) for g in zip(frame["segment"], frame["billing_method"], strict=True)]
-        return frame[frame["group"] >= 0].sort_values(["invoice_date", "segment", "billing_method", "amount"],
-                                                      kind="stable").reset_index(drop=True)
+        base = np.array([index.get(g, -1) for g in zip(frame["segment"], frame["billing_method"], strict=True)])
+        profile = pd.Series(self.profiles(origin), index=self.inv["account_id"].to_numpy())
+        profile = profile[~profile.index.duplicated()]
+        frame["group"] = base * PROFILES + frame["account_id"].map(profile).fillna(0).astype(int).to_numpy()
+        return frame[base >= 0].sort_values(["invoice_date", "segment", "billing_method", "amount"],
+                                            kind="stable").reset_index(drop=True)
 
     @staticmethod
     def monthly_retention(monthly: pd.DataFrame, origin: pd.Timestamp, months: int = 6) -> float:
@@ -288,20 +352,21 @@ class BottomUpEngine:
         cash = self.cash[(self.cash_day <= o) & (self.cash_day > o - days)]
         dates = pd.DatetimeIndex(cash["date"])
         if len(dates) == 0:
-            return np.zeros(len(self.groups))
+            return np.zeros(len(self.groups) * PROFILES)
         cal = calendar_features(pd.date_range(dates.min(), dates.max()), self.country)
         ap_day = (cal["mid_bday"] + cal["last_bday"]) > 0
         is_open = business_days(cal.index, self.country)
         base = ap_day[is_open].mean()
         on_ap = ap_day.reindex(dates).to_numpy()
-        group = self.group_of[cash["row"].to_numpy()]
+        group = self.profile_groups(origin)[cash["row"].to_numpy()]
         amount = cash["amount"].to_numpy()
-        total = np.bincount(group, weights=amount, minlength=len(self.groups))
-        on = np.bincount(group, weights=amount * on_ap, minlength=len(self.groups))
+        n = len(self.groups) * PROFILES
+        total = np.bincount(group, weights=amount, minlength=n)
+        on = np.bincount(group, weights=amount * on_ap, minlength=n)
         with np.errstate(divide="ignore", invalid="ignore"):
             share = np.where(total > 0, on / total, base)
         pulled = np.clip((share - base) / (1 - base), 0, 1)
-        card = np.array([billing == "card_autopay" for _, billing in self.groups])
+        card = ~self.profile_business  # card charges run on their own schedule, never on AP runs
         return np.where(card, 0.0, pulled)
 
     # ---------------------------------------------------------------------------------- expected cash
@@ -314,7 +379,7 @@ class BottomUpEngine:
                                    np.cumsum(np.log(np.clip(1 - hc - hw, 1e-12, 1)), axis=1)], axis=1)
         group = items["group"].to_numpy()
         start = items["start"].to_numpy()
-        business = self.business_group[group]
+        business = self.profile_business[group]
         k = self.offset(days[None, :], items["due_day"].to_numpy()[:, None], business[:, None])
         valid = (k >= start[:, None]) & (k >= KMIN) & (k <= KMAX) & (~business[:, None] | self.open_day(days)[None, :])
         idx = np.clip(k - KMIN, 0, n_k - 1)
@@ -376,7 +441,8 @@ class BottomUpEngine:
         group = billed["group"].to_numpy(dtype=int)
         due = _days(billed["due_date"])
         new = pd.DataFrame({"group": group, "due_day": due, "balance": billed["amount"].to_numpy(dtype=float),
-                            "start": self.entry_offset(_days(billed["invoice_date"]), due, self.business_group[group])})
+                            "start": self.entry_offset(_days(billed["invoice_date"]), due,
+                                                       self.profile_business[group])})
         new_cash = self.item_cash(origin, h, new, hazards)
         dates = pd.date_range(origin + DAY, periods=h, freq="D")
         shares = self.method_shares(origin)
@@ -387,11 +453,13 @@ class BottomUpEngine:
                                      ("new_billing", new["group"].to_numpy(), new_cash)):
             if len(groups) == 0:
                 continue
+            by_profile = np.zeros((len(self.groups) * PROFILES, h))
+            np.add.at(by_profile, groups, cash)
+            moved = by_profile * pulled[:, None]
+            by_profile = by_profile - moved
+            np.add.at(by_profile.T, next_ap, moved.T)
             by_group = np.zeros((len(self.groups), h))
-            np.add.at(by_group, groups, cash)
-            moved = by_group * pulled[:, None]
-            by_group = by_group - moved
-            np.add.at(by_group.T, next_ap, moved.T)
+            np.add.at(by_group, self.profile_base, by_profile)
             for i, (segment, _) in enumerate(self.groups):
                 if not by_group[i].any():
                     continue
@@ -429,6 +497,12 @@ class BottomUpEngine:
 
 
 NEVER = np.iinfo(np.int64).max // 2
+
+
+def _shrunk(at_risk: np.ndarray, events: np.ndarray, prior: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Hazard events / at_risk with `lam` (amount) of pseudo-exposure at the prior hazard."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(at_risk + lam > 0, (events + lam * prior) / (at_risk + lam), prior)
 
 
 def _days(values) -> np.ndarray:

@@ -202,6 +202,9 @@ class Simulator:
         self.health, self.mu, self.churn_month = health, mu, churn_month
         self.brand, self.card_exp = brand, card_exp
         self.last4 = rng.integers(0, 10000, n)
+        # Paying on accounts-payable runs is a company's policy, so a trait of the account, not of one invoice.
+        self.ap_run_payer = rng.random(n) < np.where(segment == "enterprise", 0.6,
+                                                     np.where(segment == "mid_market", 0.3, 0.0))
         self.calendar = np.array([cal.CURRENCY_CALENDAR[c] for c in currency])
         self.canceled_day = np.full(n, np.iinfo(np.int64).max)
         self.start_month_index = start_month_index
@@ -714,7 +717,7 @@ class Simulator:
         segment = self.acc["segment"].to_numpy()[idx]
         shift = np.array([bh.SEGMENT_LATENESS[s] for s in segment])
         h = self.health_at(idx, inv_day)
-        ap_runs = rng.random(n) < np.where(segment == "enterprise", 0.6, np.where(segment == "mid_market", 0.3, 0))
+        ap_runs = self.ap_run_payer[idx]
         span = np.minimum(7, due - inv_day)
         q_on = bh.on_time_probability(h, shift)
         u = rng.random(n)
