@@ -16,6 +16,9 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 MODEL_VERSION = "risk-hgb-1"
+# Below this many training rows, boosting with 40-row leaves and early stopping learns next to nothing (on a
+# 175-row book it predicted one constant); a regularised logistic regression with sigmoid calibration is used.
+MIN_BOOSTING_ROWS = 1000
 
 
 def make_gradient_boosting(numeric: list[str], categorical: list[str], random_state: int = 0) -> Pipeline:
@@ -52,13 +55,19 @@ class RiskModel:
     random_state: int = 0
     estimator_: object = None
     reference_: dict = field(default_factory=dict)
+    kind_: str = ""
 
     def fit(self, frame: pd.DataFrame, label: str) -> RiskModel:
         """Fit with isotonic calibration on out-of-fold predictions (5 folds within the training period; the
-        held-out test period stays later in time)."""
-        base = make_gradient_boosting(self.numeric, self.categorical, self.random_state)
+        held-out test period stays later in time). Small training sets get the logistic model, sigmoid-calibrated."""
+        if len(frame) >= MIN_BOOSTING_ROWS:
+            base, method = make_gradient_boosting(self.numeric, self.categorical, self.random_state), "isotonic"
+            self.kind_ = "gradient boosting"
+        else:
+            base, method = make_logistic(self.numeric, self.categorical), "sigmoid"
+            self.kind_ = f"logistic regression (only {len(frame):,} training rows)"
         folds = 5 if frame[label].value_counts().min() >= 5 else 2
-        calibrated = CalibratedClassifierCV(base, method="isotonic", cv=folds, ensemble=True)
+        calibrated = CalibratedClassifierCV(base, method=method, cv=folds, ensemble=True)
         calibrated.fit(frame[self.columns], frame[label])
         self.estimator_ = calibrated
         # A benign reference value per feature, for "what drives this score" reasons.

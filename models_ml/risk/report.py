@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 
 from models_ml.risk import evaluate as ev  # noqa: E402
 from models_ml.risk.features import CATEGORICAL, NUMERIC  # noqa: E402
-from models_ml.risk.model import MODEL_VERSION  # noqa: E402
+from models_ml.risk.model import MIN_BOOSTING_ROWS, MODEL_VERSION  # noqa: E402
 
 LABEL = "not_recovered_30d"
 SCORER_NAMES = {
@@ -92,8 +92,10 @@ days. Expected loss = probability x open amount (reporting currency) ranks the c
   write-offs, disputes, broken/kept promises, outreach and responses, account balance position, calendar.
 
 ## Method
-scikit-learn Pipeline: ColumnTransformer (ordinal categories, raw numerics) + HistGradientBoostingClassifier,
-isotonic calibration on out-of-fold predictions (5 folds inside the training period); the test period is
+Fitted here: {model.kind_ or "gradient boosting"}. scikit-learn Pipeline: ColumnTransformer (ordinal categories,
+raw numerics) + HistGradientBoostingClassifier, isotonic calibration on out-of-fold predictions (5 folds inside
+the training period); under {MIN_BOOSTING_ROWS:,} training rows a logistic regression with sigmoid calibration
+instead, since boosting learns next to nothing from so few. The test period is
 always later than every training snapshot (time-ordered validation, never shuffled across it).
 Baselines: logistic regression (one-hot + scaled numerics) and two calibrated rules (non-recovery rate by
 days-past-due bucket; by item type and decline family). Reasons: each feature group is reset to its typical

@@ -263,7 +263,8 @@ def build_worklist(con, as_of: str, cadence: Path | None = None, balance: bool =
     items = items.merge(accounts[["account_id", "urgency"]], on="account_id", how="left")
     items["priority_score"] = (items["expected_loss"] * (1 + items["urgency"]
                                                          + weights["high_risk"] * items["is_high_risk"]
-                                                         + weights["suspension_due"] * items["is_suspension_due"]))
+                                                         + weights["suspension_due"] * items["is_suspension_due"])
+                                ).round(2)  # money-like: cents, so exports carry no float noise
     items = items.sort_values(["priority_score", "invoice_id"], ascending=[False, True]).reset_index(drop=True)
     items["item_rank"] = np.arange(1, len(items) + 1)
     item_priority = items.groupby("account_id")["priority_score"].sum()

@@ -269,7 +269,7 @@ def test_seed_yaml_matches_python_vocabularies() -> None:
     for name, key in code_columns.items():
         types = seeds[name]["config"]["column_types"]
         assert list(types) == list(seed(name).columns), f"{name}: column_types must list every column"
-        assert types[key] == "varchar"
+        assert types[key] == "string"
         for column, sql_type in types.items():
             if column.startswith("is_"):
                 assert sql_type == "boolean", (name, column)
