@@ -507,6 +507,24 @@ def disputes_by_reason(wh: Warehouse) -> pd.DataFrame:
         order by disputes desc, d.network, d.reason_code""")
 
 
+RETRY_PLAN_COLUMNS = ["recommended_at", "invoice_id", "account_id", "account_name", "attempt_method", "card_brand",
+                      "decline_family", "expected_success_probability", "do_not_retry", "rule_note"]
+
+
+@query
+def retry_plan(wh: Warehouse) -> pd.DataFrame:
+    """models.retry_recommendations with account names: when to retry each open failed payment, or why not
+    (retries first, by time; then the payments not to retry)."""
+    if not wh.has("models.retry_recommendations"):
+        return pd.DataFrame(columns=RETRY_PLAN_COLUMNS)
+    return wh.query("""
+        select r.recommended_at, r.invoice_id, r.account_id, a.account_name, r.attempt_method, r.card_brand,
+               r.decline_family, r.expected_success_probability, r.do_not_retry, r.rule_note
+        from models.retry_recommendations as r
+        left join marts.dim_accounts as a on a.account_id = r.account_id
+        order by r.do_not_retry, r.recommended_at, r.invoice_id""")
+
+
 # ----------------------------------------------------------------------------------------------- worklist
 def worklist_source(wh: Warehouse) -> str | None:
     """'worklist' when models.worklist exists, else 'risk_scores' when scores exist, else None."""
@@ -1006,6 +1024,21 @@ def cash_exceptions(wh: Warehouse) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------------------------- benchmarks
+CASE_COLUMNS = ["priority", "case_type", "account_id", "account_name", "invoice_id", "subject", "description"]
+
+
+@query
+def cases_to_open(wh: Warehouse) -> pd.DataFrame:
+    """models.cases_to_open with account names, high priority first: the CRM cases today's worklist calls for."""
+    if not wh.has("models.cases_to_open"):
+        return pd.DataFrame(columns=CASE_COLUMNS)
+    return wh.query("""
+        select c.priority, c.case_type, c.account_id, a.account_name, c.invoice_id, c.subject, c.description
+        from models.cases_to_open as c
+        left join marts.dim_accounts as a on a.account_id = c.account_id
+        order by case c.priority when 'High' then 0 when 'Medium' then 1 else 2 end, c.account_id, c.invoice_id""")
+
+
 def _overview(wh):
     return [kpi_monthly(wh), kpis_daily(wh), account_dimensions(wh)]
 
@@ -1023,13 +1056,13 @@ def _aging(wh):
 
 
 def _declines(wh):
-    return [decline_mix(wh), recovery_by_family(wh), recovery_curve(wh), recovery_by_attempt(wh),
+    return [decline_mix(wh), recovery_by_family(wh), recovery_curve(wh), recovery_by_attempt(wh), retry_plan(wh),
             retry_compliance(wh), reattempts_monthly(wh), nacha_rates(wh), chargebacks_monthly(wh),
             disputes_by_reason(wh)]
 
 
 def _worklist(wh):
-    return [worklist_options(wh), worklist(wh)]
+    return [worklist_options(wh), worklist(wh), cases_to_open(wh)]
 
 
 def _forecast(wh):

@@ -1,5 +1,5 @@
-"""Declines and retries: decline-family mix, recovery by family and attempt, network-rule compliance, ACH returns
-against NACHA thresholds, chargebacks."""
+"""Declines and retries: decline-family mix, recovery by family and attempt, the next retries, network-rule
+compliance, ACH returns against NACHA thresholds, chargebacks."""
 
 from __future__ import annotations
 
@@ -55,6 +55,33 @@ right.dataframe(table, hide_index=True, width="stretch", column_config={
     "recovery_rate_30d_count": st.column_config.NumberColumn("Recovered 30 d (count)", format="percent"),
     "by_retry": "By retry", "by_customer_update": "Customer updated card", "by_other_payment": "Other payment"},
     key="declines_family_table", placeholder="-")
+
+st.subheader("Next retries")
+plan = data.load(data.retry_plan)
+if method_arg:
+    plan = plan[plan["attempt_method"] == method_arg]
+if plan.empty:
+    st.info("No open failed payment is waiting for a retry.")
+else:
+    retries = plan[~plan["do_not_retry"].astype(bool)]
+    cols = st.columns(3)
+    cols[0].metric("Payments to retry", ui.count(len(retries)), border=True)
+    cols[1].metric("Not to retry", ui.count(len(plan) - len(retries)), border=True,
+                   help="Hard declines, Mastercard 'do not retry' advice, NACHA re-presentment limits: contact the "
+                        "customer instead.")
+    cols[2].metric("Expected successes", f"{retries['expected_success_probability'].sum():.1f}", border=True,
+                   help="Sum of the expected success probability of the recommended retries.")
+    st.caption("When to retry each open failed payment: the hour with the best expected success inside the card "
+               "networks' and NACHA's rules (retry-timing model), or why it should not be retried.")
+    st.dataframe(plan.assign(decline_family=plan["decline_family"].map(ui.label)), hide_index=True, width="stretch",
+                 height=ui.table_height(len(plan), 10), key="declines_retry_plan", column_config={
+                     "recommended_at": st.column_config.DatetimeColumn("Retry at (UTC)", format="YYYY-MM-DD HH:mm"),
+                     "invoice_id": "Invoice", "account_id": "Account", "account_name": "Name",
+                     "attempt_method": "Method", "card_brand": "Brand", "decline_family": "Decline family",
+                     "expected_success_probability": st.column_config.NumberColumn("Expected success",
+                                                                                   format="percent"),
+                     "do_not_retry": st.column_config.CheckboxColumn("Do not retry"), "rule_note": "Rule"},
+                 placeholder="-")
 
 # ----------------------------------------------------------------------------------------------- compliance
 st.subheader("Network-rule compliance of retries")

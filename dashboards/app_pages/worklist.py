@@ -102,3 +102,17 @@ right.download_button("Download Excel", data=lambda: exports.to_excel_bytes(fram
                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                       key="worklist_xlsx", on_click="ignore")
 st.caption("Downloads hold the filtered rows; any cell a spreadsheet would run as a formula is prefixed with '.")
+
+# ----------------------------------------------------------------------------------------------- cases
+cases = data.load(data.cases_to_open)
+if len(cases):
+    st.subheader(f"Cases to open in the CRM ({len(cases)})")
+    st.caption("Accounts whose next action needs a case (escalation, card update, dispute...). `dunning cases --out "
+               "FILE.csv` writes them for Salesforce Data Loader.")
+    st.dataframe(cases.assign(case_type=cases["case_type"].map(ui.label)), hide_index=True, width="stretch",
+                 height=ui.table_height(len(cases), 10), key="worklist_cases", placeholder="", column_config={
+                     "priority": "Priority", "case_type": "Case type", "account_id": "Account",
+                     "account_name": "Name", "invoice_id": "Invoice", "subject": "Subject",
+                     "description": st.column_config.TextColumn("Description", width="large")})
+    st.download_button("Download cases (CSV)", data=lambda: exports.to_csv_bytes(cases),
+                       file_name=f"cases-{stamp}.csv", mime="text/csv", key="worklist_cases_csv", on_click="ignore")
