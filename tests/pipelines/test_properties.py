@@ -18,12 +18,13 @@ import os
 import shutil
 import subprocess
 import sys
+import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
 import duckdb
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from data_quality.pan import mask_pans
@@ -48,8 +49,13 @@ def _account_row(i: int, name: str, amount: str) -> dict[str, str]:
             "owner": "Ana Ruiz", "credit_limit_amount": amount, "created_date": "2025-01-02"}
 
 
+# DuckDB's trim() removes Unicode space separators (category Zs: the space, no-break space from spreadsheets,
+# ideographic space...), not tabs or line breaks; the loader trims values with it.
+SPACES = "".join(chr(c) for c in range(0x3001) if unicodedata.category(chr(c)) == "Zs")
+
+
 def _expected_text(value: str) -> str | None:
-    masked = mask_pans(value)[0].strip(" ")
+    masked = mask_pans(value)[0].strip(SPACES)
     return masked or None
 
 
@@ -57,7 +63,7 @@ def _expected_reason(name: str, amount: str) -> str | None:
     """The column the contract rejects the row on, or None (checks run in column order)."""
     if _expected_text(name) is None:
         return "account_name"
-    text = amount.strip(" ")
+    text = amount.strip(SPACES)
     if not text:
         return None
     try:
@@ -77,6 +83,8 @@ def load_folder(tmp_path_factory) -> Path:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(st.tuples(any_text, amounts), max_size=12))
+@example(rows=[("\xa0", "-0.01")])  # found by hypothesis: a no-break space is trimmed like a space
+@example(rows=[("0\xa0", ""), ("\u3000Acme\n", "12.50"), ("\t", "")])
 def test_any_accounts_file_is_loaded_or_quarantined_row_by_row(load_folder, rows):
     with (load_folder / "accounts.csv").open("w", encoding="utf-8", newline="") as fh:
         # CRLF, as spreadsheets write it: the writer then quotes every field holding a CR or an LF.
@@ -100,7 +108,7 @@ def test_any_accounts_file_is_loaded_or_quarantined_row_by_row(load_folder, rows
         if reason is None:
             assert i in loaded, f"row {i} ({name!r}, {amount!r}) quarantined on {quarantined.get(i)}"
             assert loaded[i][0] == _expected_text(name)
-            assert loaded[i][1] == (Decimal(amount) if amount.strip() else None)
+            assert loaded[i][1] == (Decimal(amount) if amount.strip(SPACES) else None)
         else:
             assert quarantined.get(i) == reason, f"row {i} ({name!r}, {amount!r})"
 
