@@ -81,7 +81,8 @@ def load_folder(tmp_path_factory) -> Path:
     return folder
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: the same examples on every run, so CI is reproducible (raise max_examples to explore locally)
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(st.tuples(any_text, amounts), max_size=12))
 @example(rows=[("\xa0", "-0.01")])  # found by hypothesis: a no-break space is trimmed like a space
 @example(rows=[("0\xa0", ""), ("\u3000Acme\n", "12.50"), ("\t", "")])
@@ -175,7 +176,7 @@ def _expected_card(codes, never_retry, attempt) -> tuple[str, bool, str]:
     return family, bool(hard) or advice in never_retry, path
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_every_attempt_is_classified_once_by_the_reference_lists(classifier, data):
     con, sql, codes, never_retry, accounts, as_of = classifier
