@@ -50,10 +50,12 @@ ordered as (
         events.event_date,
         {{ money('events.amount') }} as amount,
         invoices.book_rate,
-        sum({{ money('events.amount') }}) over (
+        -- Cast back to money: Spark widens a sum to decimal(28,2), which times the rate exceeds 38 digits, so Spark
+        -- would round the product to 6 decimals before the cents (383.0449998 -> 383.045 -> 383.05).
+        cast(sum({{ money('events.amount') }}) over (
             partition by events.invoice_id order by events.event_date, events.event_type, events.source_id
             rows between unbounded preceding and current row
-        ) as running_amount
+        ) as decimal(18,2)) as running_amount
     from events
     inner join invoices
         on invoices.invoice_id = events.invoice_id

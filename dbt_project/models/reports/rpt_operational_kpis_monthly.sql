@@ -117,18 +117,22 @@ active as (
     group by 1, 2, 3
 ),
 
+{%- set at_payment_rate = ' * cast(payments.payment_amount_reporting as double)'
+                          ~ ' / nullif(cast(payments.payment_amount as double), 0)' %}
 unapplied_events as (
-    -- Unapplied cash moves: + a receipt, - an application, - a refund (reporting currency at the payment rate).
+    -- Unapplied cash moves: + a receipt, - an application, - a refund (reporting currency at the payment rate,
+    -- in doubles rounded to cents per move: a decimal division is a double on DuckDB but a decimal of Spark's own
+    -- scale, and month-end sums differed by a cent).
     select account_id, posting_period as period, payment_amount_reporting as amount
     from payments
     union all
     select payments.account_id, applications.posting_period,
-           -applications.applied_amount * payments.payment_amount_reporting / nullif(payments.payment_amount, 0)
+           {{ money('round(-cast(applications.applied_amount as double)' ~ at_payment_rate ~ ', 2)') }}
     from applications
     inner join payments on payments.payment_id = applications.payment_id
     union all
     select payments.account_id, refunds.posting_period,
-           -refunds.refund_amount * payments.payment_amount_reporting / nullif(payments.payment_amount, 0)
+           {{ money('round(-cast(refunds.refund_amount as double)' ~ at_payment_rate ~ ', 2)') }}
     from refunds
     inner join payments on payments.payment_id = refunds.payment_id
 ),
