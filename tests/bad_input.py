@@ -178,3 +178,15 @@ def data_rows(path: Path) -> int:
     text = path.read_text(encoding="utf-8")
     assert "\r" not in text
     return text.count("\n") - 1
+
+
+def assert_quarantined(plants: list[Plant], quarantine: pd.DataFrame) -> None:
+    """Each planted row is in the quarantine exactly once, with its file, row, column and reason."""
+    for p in plants:
+        hit = quarantine[(quarantine["entity"] == p.entity) & (quarantine["source_row"] == p.source_row)]
+        assert len(hit) == 1, f"{p.name}: {p.entity} row {p.source_row} not quarantined exactly once"
+        row = hit.iloc[0]
+        assert row["file"] == f"{p.entity}.csv", p.name
+        assert (pd.isna(row["column_name"]) if p.column is None else row["column_name"] == p.column), (
+            f"{p.name}: {row['column_name']} - {row['reason']}")
+        assert p.phrase in row["reason"], f"{p.name}: {row['reason']!r}"

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from bad_input import CONTRACT, BookEditor, Plant, corrupt
+from bad_input import CONTRACT, BookEditor, Plant, assert_quarantined, corrupt
 from test_bad_files import BAD_FILES
 
 from data_quality.pan import contains_pan, scan_frame_for_pans
@@ -224,14 +224,7 @@ def test_every_file_conserves_rows(bad_build, con):
 
 def test_each_planted_row_is_quarantined_with_file_row_column_and_reason(bad_build, quarantine):
     assert len(bad_build.plants) >= 25
-    for p in bad_build.plants:
-        hit = quarantine[(quarantine["entity"] == p.entity) & (quarantine["source_row"] == p.source_row)]
-        assert len(hit) == 1, f"{p.name}: {p.entity} row {p.source_row} not quarantined exactly once"
-        row = hit.iloc[0]
-        assert row["file"] == f"{p.entity}.csv", p.name
-        assert (pd.isna(row["column_name"]) if p.column is None else row["column_name"] == p.column), (
-            f"{p.name}: {row['column_name']} - {row['reason']}")
-        assert p.phrase in row["reason"], f"{p.name}: {row['reason']!r}"
+    assert_quarantined(bad_build.plants, quarantine)
 
 
 def test_nothing_else_is_quarantined_but_orphans_of_rejected_parents(bad_build, quarantine):

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from bad_input import BookEditor, Corrupted, corrupt, data_rows
+from bad_input import BookEditor, Corrupted, assert_quarantined, corrupt, data_rows
 
 from data_quality.pan import contains_pan, mask_pans, scan_frame_for_pans
 from pipelines.contract import load_contract
@@ -145,16 +145,7 @@ def quarantine(corrupted_ingest):
 
 def test_each_planted_row_is_quarantined_with_file_row_column_and_reason(corrupted, quarantine):
     assert len(corrupted.plants) >= 18
-    for p in corrupted.plants:
-        hit = quarantine[(quarantine["entity"] == p.entity) & (quarantine["source_row"] == p.source_row)]
-        assert len(hit) == 1, f"{p.name}: {p.entity} row {p.source_row} not quarantined exactly once"
-        row = hit.iloc[0]
-        assert row["file"] == f"{p.entity}.csv", p.name
-        if p.column is None:
-            assert pd.isna(row["column_name"]), p.name
-        else:
-            assert row["column_name"] == p.column, f"{p.name}: {row['column_name']} - {row['reason']}"
-        assert p.phrase in row["reason"], f"{p.name}: {row['reason']!r}"
+    assert_quarantined(corrupted.plants, quarantine)
 
 
 def test_quarantine_record_is_the_row_as_read(corrupted, quarantine):

@@ -138,13 +138,17 @@ def test_stale_staging_files_of_dead_builders_are_removed(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- dunning build
+def _copy_of(warehouse: Path, folder: Path) -> Path:
+    target = folder / "wh" / "warehouse.duckdb"
+    target.parent.mkdir()
+    shutil.copy(warehouse, target)
+    return target
+
+
 @pytest.fixture
 def previous(ingested_warehouse, tmp_path) -> Path:
     """A copy of a real warehouse, standing in for the one a new build must not damage."""
-    target = tmp_path / "wh" / "warehouse.duckdb"
-    target.parent.mkdir()
-    shutil.copy(ingested_warehouse, target)
-    return target
+    return _copy_of(ingested_warehouse, tmp_path)
 
 
 def _accounts(path: Path) -> int:
@@ -198,10 +202,7 @@ def _wait_for_staging(folder: Path, proc: subprocess.Popen, timeout: float = 120
 @pytest.fixture
 def built_previous(built_warehouse, tmp_path) -> Path:
     """A copy of a complete warehouse (the session build of the small book), serving the dashboard."""
-    target = tmp_path / "wh" / "warehouse.duckdb"
-    target.parent.mkdir()
-    shutil.copy(built_warehouse, target)
-    return target
+    return _copy_of(built_warehouse, tmp_path)
 
 
 class DashboardReader(threading.Thread):
