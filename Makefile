@@ -10,7 +10,7 @@ SIZES ?= 10000 100000 1000000
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test lint bench clean chromium
+.PHONY: setup demo test lint bench clean chromium java
 
 setup: $(VENV)/.installed
 
@@ -27,7 +27,11 @@ demo: setup
 chromium:
 	@test -x /usr/bin/chromium || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: setup chromium
+# The Spark tests need a Java runtime (Spark 3.5 runs on Java 17).
+java:
+	@command -v java >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
+test: setup chromium java
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest
 
