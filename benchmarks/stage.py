@@ -25,8 +25,8 @@ def generate(out: str, accounts: str, months: str):
     from pipelines.generator.book import generate_book
     from pipelines.generator.simulate import BookConfig
 
-    writer = generate_book(Path(out), BookConfig(accounts=int(accounts), months=int(months), seed=11), "parquet")
-    return {"rows": int(sum(len(t) for t in writer.tables.values()))}
+    rows = generate_book(Path(out), BookConfig(accounts=int(accounts), months=int(months), seed=11), "parquet")
+    return {"rows": sum(rows.values())}
 
 
 def build(raw: str, warehouse: str, reports: str):

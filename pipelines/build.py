@@ -140,10 +140,10 @@ def timed(step: Callable[[str], None], timings: dict[str, float]) -> Callable[[s
     state = {"name": None, "started": time.perf_counter()}
 
     def advance(name: str):
-        now = time.perf_counter()
-        if state["name"] is not None and not state["name"].startswith("ingest "):
-            timings[state["name"]] = timings.get(state["name"], 0.0) + now - state["started"]
-        if not name.startswith("ingest "):
+        if not name.startswith("ingest "):  # "ingest <file>" only reports progress within the ingest step
+            now = time.perf_counter()
+            if state["name"] is not None:
+                timings[state["name"]] = timings.get(state["name"], 0.0) + now - state["started"]
             state.update(name=name, started=now)
         step(name)
 

@@ -109,10 +109,8 @@ def _generate(out, accounts, months, seed, fmt, end_date, report):
     started = time.perf_counter()
     with steps(2) as step:
         step(f"simulating {accounts:,} accounts x {months} months")
-        writer = generate_book(out, BookConfig(accounts=accounts, months=months, seed=seed, end_date=end_date),
-                               fmt)
-    rows = sum(len(t) for t in writer.tables.values())
-    console.print(f"wrote {rows:,} rows in {len(writer.tables)} files to {out} "
+        rows = generate_book(out, BookConfig(accounts=accounts, months=months, seed=seed, end_date=end_date), fmt)
+    console.print(f"wrote {sum(rows.values()):,} rows in {len(rows)} files to {out} "
                   f"({time.perf_counter() - started:.1f} s); truth/ is for evaluation only")
     if report:
         print_realism(out)

@@ -100,13 +100,25 @@ class BottomUpEngine:
         self.book = book
         self.country = country
         inv = book.invoices.reset_index(drop=True)
+        # Integer codes and numpy arrays throughout: every origin of a backtest scans all invoices and cash, and
+        # text columns would be hashed and copied each time (minutes on a 100,000-account book).
+        row = pd.Index(inv["invoice_id"]).get_indexer(book.cash["invoice_id"])
+        cash = book.cash[row >= 0]
+        self.cash = cash.assign(row=row[row >= 0]).reset_index(drop=True)
+        self.cash_row = self.cash["row"].to_numpy()
+        self.cash_amount = self.cash["amount"].to_numpy(dtype=float)
+        self.cash_method, self.methods = pd.factorize(self.cash["payment_method"], sort=True)
+        self.cash_is_card = (self.cash["payment_method"] == "card").to_numpy(dtype=bool)
+        segment, segments = pd.factorize(inv["segment"], sort=True)
+        billing, billings = pd.factorize(inv["billing_method"], sort=True)
+        pair = segment * max(len(billings), 1) + billing
+        present, self.group_of = np.unique(pair, return_inverse=True)  # groups in (segment, billing) order
+        self.groups = [(segments[p // max(len(billings), 1)], billings[p % max(len(billings), 1)]) for p in present]
+        self.amount = inv["amount"].to_numpy(dtype=float)
+        self.write_off_amount = inv["write_off_amount"].to_numpy(dtype=float)
+        self.is_written_off = (inv["invoice_status"] == "written_off").to_numpy(dtype=bool)
+        self.is_annual = inv["is_annual"].to_numpy(dtype=bool)
         self.inv = inv
-        self.pos = pd.Series(np.arange(len(inv)), index=inv["invoice_id"])
-        cash = book.cash[book.cash["invoice_id"].isin(self.pos.index)]
-        self.cash = cash.assign(row=self.pos.reindex(cash["invoice_id"]).to_numpy())
-        self.groups = sorted(set(zip(inv["segment"], inv["billing_method"], strict=True)))
-        self.group_of = pd.MultiIndex.from_frame(inv[["segment", "billing_method"]]).map(
-            {g: i for i, g in enumerate(self.groups)}).to_numpy()
         self.invoice_day = _days(inv["invoice_date"])
         self.due_day = _days(inv["due_date"])
         self.settled_day = _days(inv["settled_date"])
@@ -117,7 +129,8 @@ class BottomUpEngine:
         # Groups x payer profiles: id = group * PROFILES + profile.
         self.profile_business = np.repeat(self.business_group, PROFILES)
         self.profile_base = np.repeat(np.arange(len(self.groups)), PROFILES)
-        self.account_codes, self.accounts = pd.factorize(inv["account_id"])
+        # Sorted codes, so grouping by code orders accounts as grouping by their ids would.
+        self.account_codes, self.accounts = pd.factorize(inv["account_id"], sort=True)
         self.cal_lo = int(self.invoice_day.min()) - 400 if len(inv) else _day(book.as_of) - 400
         cal_hi = max(int(self.due_day.max()) if len(inv) else 0, _day(book.as_of)) + 800
         days = pd.date_range(pd.Timestamp(np.datetime64(self.cal_lo, "D")), periods=cal_hi - self.cal_lo, freq="D")
@@ -146,18 +159,22 @@ class BottomUpEngine:
     # ---------------------------------------------------------------------------------- point-in-time state
     def state(self, origin: pd.Timestamp):
         """Issued invoices, cash and write-offs known at `origin`, with each invoice's balance at origin."""
-        inv, o = self.inv, _day(origin)
+        o = _day(origin)
         issued = self.invoice_day <= o
-        cash = self.cash[self.cash_day <= o]
-        paid = np.bincount(cash["row"], weights=cash["amount"], minlength=len(inv))
-        written = (inv["invoice_status"] == "written_off").to_numpy() & (self.settled_day <= o)
-        write_off = np.where(written, inv["write_off_amount"].to_numpy(), 0.0)
-        balance = inv["amount"].to_numpy() - paid - write_off
+        known = self.cash_day <= o  # the cash rows known at origin
+        paid = np.bincount(self.cash_row[known], weights=self.cash_amount[known], minlength=len(self.inv))
+        written = self.is_written_off & (self.settled_day <= o)
+        write_off = np.where(written, self.write_off_amount, 0.0)
+        balance = self.amount - paid - write_off
         is_open = issued & (balance > 0.005) & ~(self.settled_day <= o)
-        return issued, cash, written, balance, is_open
+        return issued, known, written, balance, is_open
 
     def profiles(self, origin: pd.Timestamp) -> np.ndarray:
         """Each invoice's payer profile at origin, from its account's history known then (see the module doc)."""
+        return self.account_profiles(origin)[self.account_codes]
+
+    def account_profiles(self, origin: pd.Timestamp) -> np.ndarray:
+        """Each account's payer profile at origin (by account code)."""
         key = ("profiles", origin)
         if key in self._cache:
             return self._cache[key]
@@ -165,23 +182,21 @@ class BottomUpEngine:
         # On time: due in the window and past its grace days, fully paid within them.
         window = ((self.due_day > o - ON_TIME_WINDOW_DAYS) & (self.due_day + ON_TIME_GRACE_DAYS <= o)
                   & (self.invoice_day <= o))
-        r = self.cash["row"].to_numpy()
-        amount = self.cash["amount"].to_numpy()
+        r, amount = self.cash_row, self.cash_amount
         in_time = (self.cash_day <= self.due_day[r] + ON_TIME_GRACE_DAYS) & (self.cash_day <= o)
         paid = np.bincount(r[in_time], weights=amount[in_time], minlength=len(self.inv))
-        on_time = paid >= self.inv["amount"].to_numpy() - 0.01
+        on_time = paid >= self.amount - 0.01
         n = np.bincount(acc[window], minlength=n_acc)
         rate = np.divide(np.bincount(acc[window & on_time], minlength=n_acc), n, out=np.zeros(n_acc), where=n > 0)
         tier = np.where(n == 0, 0, np.where(rate >= TIER_BOUNDS[0], 1, np.where(rate >= TIER_BOUNDS[1], 2, 3)))
         # AP-run payers: most non-card receipts of the last year on the 15th-or-next or last business day.
-        recent = ((self.cash_day <= o) & (self.cash_day > o - 365)
-                  & (self.cash["payment_method"].to_numpy() != "card"))
+        recent = (self.cash_day <= o) & (self.cash_day > o - 365) & ~self.cash_is_card
         payer = acc[r[recent]]
         on_ap = self.is_ap_day[np.clip(self.cash_day[recent] - self.cal_lo, 0, len(self.is_ap_day) - 1)]
         receipts = np.bincount(payer, minlength=n_acc)
         ap = (receipts >= AP_PAYER_MIN_RECEIPTS) & (np.bincount(payer[on_ap], minlength=n_acc)
                                                    >= AP_PAYER_SHARE * receipts)
-        out = (tier + TIERS * ap)[acc]
+        out = tier + TIERS * ap
         self._cache[key] = out
         return out
 
@@ -191,8 +206,7 @@ class BottomUpEngine:
 
     def _at_risk(self, origin: pd.Timestamp, g: np.ndarray, n_g: int):
         """Amount at risk, cash and write-offs by group and offset; and each group's typical invoice amount."""
-        inv = self.inv
-        issued, cash, written, _, _ = self.state(origin)
+        issued, known, written, _, _ = self.state(origin)
         n_k = KMAX - KMIN + 1
         due, business = self.due_day, self.business
         entry = np.clip(self.entry_offset(self.invoice_day, due, business), KMIN, KMAX)
@@ -201,17 +215,17 @@ class BottomUpEngine:
         risk_diff = np.zeros((n_g, n_k + 2))
         cash_k = np.zeros((n_g, n_k))
         wo_k = np.zeros((n_g, n_k))
-        amount = inv["amount"].to_numpy()
+        amount = self.amount
         rows = np.flatnonzero(use)
         np.add.at(risk_diff, (g[rows], entry[rows] - KMIN), amount[rows])
         np.add.at(risk_diff, (g[rows], censor[rows] - KMIN + 1), -amount[rows])
         # Cash events: an amount paid at offset t leaves the risk set from t+1 until the invoice's censor day.
-        r = cash["row"].to_numpy()
+        r = self.cash_row[known]
         keep = use[r]
         r = r[keep]
-        t = self.offset(_days(cash["date"])[keep], due[r], business[r])
+        t = self.offset(self.cash_day[known][keep], due[r], business[r])
         t = np.maximum(t, entry[r])
-        a = cash["amount"].to_numpy()[keep]
+        a = self.cash_amount[known][keep]
         inside = t <= KMAX
         np.add.at(cash_k, (g[r[inside]], t[inside] - KMIN), a[inside])
         later = t < censor[r]
@@ -220,7 +234,7 @@ class BottomUpEngine:
         # Write-offs leave the same way, with the amount written off.
         w = np.flatnonzero(use & written)
         tw = np.maximum(self.offset(self.settled_day[w], due[w], business[w]), entry[w])
-        aw = inv["write_off_amount"].to_numpy()[w]
+        aw = self.write_off_amount[w]
         inside = tw <= KMAX
         np.add.at(wo_k, (g[w[inside]], tw[inside] - KMIN), aw[inside])
         later = tw < censor[w]
@@ -253,15 +267,17 @@ class BottomUpEngine:
 
     def method_shares(self, origin: pd.Timestamp) -> dict[int, dict[str, float]]:
         """Share of each group's cash by payment method (card failures are often paid by wire)."""
-        cash = self.cash[self.cash_day <= _day(origin)]
-        frame = pd.DataFrame({"group": self.group_of[cash["row"].to_numpy()],
-                              "method": cash["payment_method"].to_numpy(), "amount": cash["amount"].to_numpy()})
+        known = self.cash_day <= _day(origin)
+        n_m = len(self.methods)
+        cell = self.group_of[self.cash_row[known]] * n_m + self.cash_method[known]
+        size = len(self.groups) * n_m
+        totals = np.bincount(cell, weights=self.cash_amount[known], minlength=size).reshape(-1, n_m)
+        seen = np.bincount(cell, minlength=size).reshape(-1, n_m) > 0
         shares = {}
-        totals = frame.groupby(["group", "method"])["amount"].sum()
         for i, (_, billing) in enumerate(self.groups):
-            if i in totals.index.get_level_values(0):
-                s = totals.loc[i]
-                shares[i] = (s / s.sum()).to_dict()
+            if seen[i].any():
+                total = totals[i][seen[i]].sum()
+                shares[i] = {str(self.methods[m]): totals[i, m] / total for m in np.flatnonzero(seen[i])}
             else:
                 shares[i] = {billing.replace("card_autopay", "card"): 1.0}
         return shares
@@ -278,16 +294,21 @@ class BottomUpEngine:
                              "due_day": due, "balance": balance[is_open], "start": censor + 1})
 
     def projected_invoices(self, origin: pd.Timestamp, h: int) -> pd.DataFrame:
-        """Expected recurring invoices dated origin+1 .. origin+h: group, invoice_date, due_date, amount."""
-        inv = self.inv[self.inv["invoice_date"] <= origin]
+        """Expected recurring invoices dated origin+1 .. origin+h: group, invoice_date, due_date, amount.
+
+        Accounts are handled by code (`acc`) and segment x billing method by group number (`base`).
+        """
+        issued = self.invoice_day <= _day(origin)
+        inv = pd.DataFrame({"acc": self.account_codes, "base": self.group_of, "invoice_date": self.inv["invoice_date"],
+                            "due_date": self.inv["due_date"], "amount": self.amount,
+                            "is_annual": self.is_annual})[issued]
         end = origin + h * DAY
         rows = []
-        monthly = inv[~inv["is_annual"]].sort_values(["account_id", "invoice_date"])
+        monthly = inv[~inv["is_annual"]].sort_values(["acc", "invoice_date"])
         retention = self.monthly_retention(monthly, origin)
-        recent = monthly.groupby("account_id").tail(3)
-        last = recent.groupby("account_id").agg(invoice_date=("invoice_date", "last"), due_date=("due_date", "last"),
-                                                amount=("amount", "median"), segment=("segment", "last"),
-                                                billing_method=("billing_method", "last"))
+        recent = monthly.groupby("acc").tail(3)
+        last = recent.groupby("acc").agg(invoice_date=("invoice_date", "last"), due_date=("due_date", "last"),
+                                         amount=("amount", "median"), base=("base", "last"))
         last = last[last["invoice_date"] > origin - MONTHLY_WINDOW_DAYS * DAY]
         for k in range(1, h // 28 + 2):
             dates = add_months(last["invoice_date"], k)
@@ -295,41 +316,37 @@ class BottomUpEngine:
             if keep.any():
                 part = last[keep]
                 rows.append(pd.DataFrame({
-                    "account_id": part.index, "segment": part["segment"], "billing_method": part["billing_method"],
-                    "invoice_date": dates[keep], "due_date": dates[keep] + (part["due_date"] - part["invoice_date"]),
+                    "acc": part.index, "base": part["base"], "invoice_date": dates[keep],
+                    "due_date": dates[keep] + (part["due_date"] - part["invoice_date"]),
                     "amount": part["amount"] * retention ** k}))
         renewal = self.annual_renewal(inv, origin, retention ** 12)
-        annual = inv[inv["is_annual"]].sort_values(["account_id", "invoice_date"]).groupby("account_id").tail(1)
+        annual = inv[inv["is_annual"]].sort_values(["acc", "invoice_date"]).groupby("acc").tail(1)
         dates = add_months(annual["invoice_date"], 12)
         keep = (dates > origin) & (dates <= end)
         if keep.any():
             part = annual[keep]
             rows.append(pd.DataFrame({
-                "account_id": part["account_id"], "segment": part["segment"], "billing_method": part["billing_method"],
-                "invoice_date": dates[keep],
+                "acc": part["acc"], "base": part["base"], "invoice_date": dates[keep],
                 "due_date": dates[keep] + (part["due_date"] - part["invoice_date"]),
                 "amount": part["amount"] * renewal}))
-        columns = ["account_id", "segment", "billing_method", "invoice_date", "due_date", "amount"]
+        columns = ["invoice_date", "due_date", "amount", "group"]
         if not rows:
-            return pd.DataFrame(columns=[*columns, "group"])
-        frame = pd.concat(rows, ignore_index=True)[columns]
-        index = {g: i for i, g in enumerate(self.groups)}
-        base = np.array([index.get(g, -1) for g in zip(frame["segment"], frame["billing_method"], strict=True)])
-        profile = pd.Series(self.profiles(origin), index=self.inv["account_id"].to_numpy())
-        profile = profile[~profile.index.duplicated()]
-        frame["group"] = base * PROFILES + frame["account_id"].map(profile).fillna(0).astype(int).to_numpy()
-        return frame[base >= 0].sort_values(["invoice_date", "segment", "billing_method", "amount"],
-                                            kind="stable").reset_index(drop=True)
+            return pd.DataFrame(columns=columns)
+        frame = pd.concat(rows, ignore_index=True)
+        frame["group"] = frame["base"] * PROFILES + self.account_profiles(origin)[frame["acc"].to_numpy()]
+        # Group numbers follow (segment, billing method) order.
+        return frame.sort_values(["invoice_date", "base", "amount"], kind="stable").reset_index(drop=True)[columns]
 
     @staticmethod
     def monthly_retention(monthly: pd.DataFrame, origin: pd.Timestamp, months: int = 6) -> float:
         """Share of accounts billed monthly in a month that are billed again the next month (last `months`)."""
-        period = monthly["invoice_date"].dt.year * 12 + monthly["invoice_date"].dt.month
+        period = (monthly["invoice_date"].dt.year * 12 + monthly["invoice_date"].dt.month).to_numpy()
         now = origin.year * 12 + origin.month
-        by_month = {m: set(monthly.loc[period == m, "account_id"]) for m in range(now - months - 1, now)}
-        kept = sum(len(by_month[m] & by_month[m + 1]) for m in range(now - months - 1, now - 1))
-        base = sum(len(by_month[m]) for m in range(now - months - 1, now - 1))
-        return kept / base if base else 1.0
+        window = (period >= now - months - 1) & (period < now)
+        billed = np.unique(monthly["acc"].to_numpy()[window].astype(np.int64) * 100_000 + period[window])
+        base = billed[billed % 100_000 < now - 1]  # months whose next month is in the window
+        kept = np.isin(base + 1, billed).sum()
+        return kept / len(base) if len(base) else 1.0
 
     @staticmethod
     def annual_renewal(inv: pd.DataFrame, origin: pd.Timestamp, default: float, min_count: int = 10) -> float:
@@ -339,27 +356,29 @@ class BottomUpEngine:
         eligible = annual[due_back + 7 * DAY <= origin]
         if len(eligible) < min_count:
             return default
-        later = annual[["account_id", "invoice_date"]].rename(columns={"invoice_date": "renewed"})
-        pairs = eligible[["invoice_id", "account_id", "invoice_date"]].merge(later, on="account_id")
+        later = annual[["acc", "invoice_date"]].rename(columns={"invoice_date": "renewed"})
+        pairs = eligible[["acc", "invoice_date"]].reset_index(names="row").merge(later, on="acc")
         gap = (pairs["renewed"] - pairs["invoice_date"]).dt.days
-        renewed = pairs.loc[(gap >= 358) & (gap <= 372), "invoice_id"].nunique()
+        renewed = pairs.loc[(gap >= 358) & (gap <= 372), "row"].nunique()
         return renewed / len(eligible)
 
     def ap_run_shares(self, origin: pd.Timestamp, days: int = 365) -> np.ndarray:
         """Per group: the share of its cash paid on an accounts-payable run (15th-or-next / last business day)
         beyond what business-day rolling alone puts there, from the last `days` days before origin."""
         o = _day(origin)
-        cash = self.cash[(self.cash_day <= o) & (self.cash_day > o - days)]
-        dates = pd.DatetimeIndex(cash["date"])
-        if len(dates) == 0:
+        recent = (self.cash_day <= o) & (self.cash_day > o - days)
+        cash_days = self.cash_day[recent]
+        if len(cash_days) == 0:
             return np.zeros(len(self.groups) * PROFILES)
-        cal = calendar_features(pd.date_range(dates.min(), dates.max()), self.country)
+        first = cash_days.min()
+        cal = calendar_features(pd.date_range(pd.Timestamp(np.datetime64(int(first), "D")),
+                                              pd.Timestamp(np.datetime64(int(cash_days.max()), "D"))), self.country)
         ap_day = (cal["mid_bday"] + cal["last_bday"]) > 0
         is_open = business_days(cal.index, self.country)
         base = ap_day[is_open].mean()
-        on_ap = ap_day.reindex(dates).to_numpy()
-        group = self.profile_groups(origin)[cash["row"].to_numpy()]
-        amount = cash["amount"].to_numpy()
+        on_ap = ap_day.to_numpy()[cash_days - first]
+        group = self.profile_groups(origin)[self.cash_row[recent]]
+        amount = self.cash_amount[recent]
         n = len(self.groups) * PROFILES
         total = np.bincount(group, weights=amount, minlength=n)
         on = np.bincount(group, weights=amount * on_ap, minlength=n)

@@ -16,6 +16,7 @@ from models_ml.worklist.sla import add_business_hours, business_days_between
 
 DEFAULT_CADENCE = Path(__file__).with_name("cadence.yml")
 REPLY_LOOKBACK_DAYS = 5  # SLA clocks on customer replies older than this are stale, not actionable
+TWO_DAYS = pd.Timedelta(days=2)  # a touch up to two days before a step's date counts for the step
 
 
 @dataclass
@@ -61,56 +62,74 @@ def open_items(con, as_of: str) -> pd.DataFrame:
     """)
 
 
+def cadence_steps(policy: dict) -> pd.DataFrame:
+    """The cadence as a table: one row per (item kind, segment, step), in step order."""
+    rows = [{"kind": kind, "segment_key": segment, "step_order": order, "step_day": step["day"],
+             "action": step["action"], "channel": step.get("channel"), "step_template": step.get("template"),
+             "needs_approval": bool(step.get("needs_approval", False))}
+            for kind, segments in policy["policies"].items() for segment, steps in segments.items()
+            for order, step in enumerate(steps)]
+    return pd.DataFrame(rows)
+
+
 def next_actions(items: pd.DataFrame, touches: pd.DataFrame, policy: dict, today: pd.Timestamp) -> pd.DataFrame:
-    """For each item: the first cadence step due and not yet done, or the next future step."""
-    by_invoice = {k: g for k, g in touches.groupby("invoice_id")} if len(touches) else {}
-    rows = []
-    for item in items.itertuples(index=False):
-        kind = "failed_payment" if item.item_type == "failed_payment" else "overdue_invoice"
-        steps = policy["policies"][kind].get(item.segment, policy["policies"][kind]["default"])
-        start = pd.Timestamp(item.first_failed_date if kind == "failed_payment" else item.due_date)
-        days = (today - start).days
-        done_touches = by_invoice.get(item.invoice_id, touches.iloc[0:0])
-        chosen, due_now = None, False
-        for step in steps:
-            template = item.decline_template if step["template"] == "from_decline" else step["template"]
-            step_date = start + pd.Timedelta(days=step["day"])
-            done = _step_done(done_touches, step, template, step_date)
-            if step["day"] <= days and not done:
-                chosen, due_now = {**step, "template": template}, True
-                break
-            if step["day"] > days:
-                chosen = {**step, "template": template}
-                break
-        # The decline's own resolution overrides the calendar when it calls for something else first.
-        if kind == "failed_payment" and item.resolution_path == "stop_and_escalate" and days >= 0:
-            escalated = _step_done(done_touches, {"channel": "email"}, "tpl_account_escalation", start)
-            if not escalated:
-                chosen, due_now = {"action": "escalate_to_lead", "channel": "internal", "day": 0,
-                                   "template": "tpl_account_escalation"}, True
-        if chosen is None:
-            rows.append({"next_action": "monitor", "action_template": "none", "action_due_date": pd.NaT,
-                         "is_action_due": False, "needs_approval": False, "days_in_state": days})
-            continue
-        rows.append({
-            "next_action": chosen["action"],
-            "action_template": chosen.get("template") or "none",
-            "action_due_date": (start + pd.Timedelta(days=chosen["day"])).date(),
-            "is_action_due": due_now,
-            "needs_approval": bool(chosen.get("needs_approval", False)),
-            "days_in_state": days,
-        })
-    return pd.DataFrame(rows, index=items.index)
+    """For each item: the first cadence step due and not yet done, or the next future step.
+
+    A step is done when a touch dated on or after (step date - 2 days) used its template, or for calls, its
+    channel; so only each invoice's latest touch per template (and per channel for calls) matters.
+    """
+    is_failure = (items["item_type"] == "failed_payment").to_numpy()
+    kind = np.where(is_failure, "failed_payment", "overdue_invoice")
+    segment_key = items["segment"].to_numpy(dtype=object).copy()
+    for k, segments in policy["policies"].items():
+        listed = np.isin(segment_key, [s for s in segments if s != "default"])
+        segment_key[(kind == k) & ~listed] = "default"
+    start = pd.to_datetime(pd.Series(np.where(is_failure, items["first_failed_date"], items["due_date"]),
+                                     index=items.index))
+    frame = pd.DataFrame({"item": np.arange(len(items)), "invoice_id": items["invoice_id"].to_numpy(),
+                          "kind": kind, "segment_key": segment_key, "start": start.to_numpy(),
+                          "days": (today - start).dt.days.to_numpy(),
+                          "decline_template": items["decline_template"].to_numpy()})
+    steps = frame.merge(cadence_steps(policy), on=["kind", "segment_key"]).sort_values(["item", "step_order"])
+    steps["template"] = steps["step_template"].where(steps["step_template"] != "from_decline",
+                                                     steps["decline_template"])
+    steps["step_date"] = steps["start"] + pd.to_timedelta(steps["step_day"], unit="D")
+    touches = touches.assign(touched=pd.to_datetime(touches["touched_local_date"]))
+    steps["done"] = _latest_touch(steps, touches, "template_id", "template") >= steps["step_date"] - TWO_DAYS
+    phone = steps["channel"] == "phone"
+    steps.loc[phone, "done"] = (_latest_touch(steps[phone], touches, "channel", "channel")
+                                >= steps.loc[phone, "step_date"] - TWO_DAYS)
+    steps["due"] = steps["step_day"] <= steps["days"]
+    chosen = steps[(steps["due"] & ~steps["done"]) | ~steps["due"]].drop_duplicates("item")
+    out = pd.DataFrame({"next_action": "monitor", "action_template": "none", "action_due_date": pd.NaT,
+                        "is_action_due": False, "needs_approval": False}, index=np.arange(len(items)))
+    out = out.astype({"action_due_date": "datetime64[s]"})
+    at = chosen["item"].to_numpy()
+    out.loc[at, "next_action"] = chosen["action"].to_numpy()
+    out.loc[at, "action_template"] = chosen["template"].fillna("none").replace("", "none").to_numpy()
+    out.loc[at, "action_due_date"] = chosen["step_date"].to_numpy()
+    out.loc[at, "is_action_due"] = chosen["due"].to_numpy()
+    out.loc[at, "needs_approval"] = chosen["needs_approval"].to_numpy()
+    # The decline's own resolution overrides the calendar when it calls for something else first.
+    escalation = frame.assign(template="tpl_account_escalation")
+    escalated = _latest_touch(escalation, touches, "template_id", "template") >= escalation["start"] - TWO_DAYS
+    override = (is_failure & (items["resolution_path"] == "stop_and_escalate").to_numpy()
+                & (frame["days"] >= 0).to_numpy() & ~escalated.to_numpy())
+    out.loc[override, ["next_action", "action_template", "is_action_due", "needs_approval"]] = [
+        "escalate_to_lead", "tpl_account_escalation", True, False]
+    out.loc[override, "action_due_date"] = frame.loc[override, "start"].to_numpy()
+    out["action_due_date"] = out["action_due_date"].dt.date.astype(object).where(out["action_due_date"].notna(),
+                                                                                   pd.NaT)
+    out["days_in_state"] = frame["days"].to_numpy()
+    out.index = items.index
+    return out
 
 
-def _step_done(touches: pd.DataFrame, step: dict, template: str, step_date: pd.Timestamp) -> bool:
-    """A step is done when a touch after (step date - 2 days) used its template, or for calls, its channel."""
-    if touches.empty:
-        return False
-    recent = touches[pd.to_datetime(touches["touched_local_date"]) >= step_date - pd.Timedelta(days=2)]
-    if step.get("channel") == "phone":
-        return bool((recent["channel"] == "phone").any())
-    return bool((recent["template_id"] == template).any())
+def _latest_touch(steps: pd.DataFrame, touches: pd.DataFrame, touch_key: str, step_key: str) -> pd.Series:
+    """Per step row: the date of the invoice's latest touch whose `touch_key` equals the step's `step_key`."""
+    latest = touches.groupby(["invoice_id", touch_key])["touched"].max().rename("latest")
+    keys = pd.MultiIndex.from_arrays([steps["invoice_id"], steps[step_key]])
+    return pd.Series(latest.reindex(keys).to_numpy(), index=steps.index)
 
 
 def sla_clocks(con, today: pd.Timestamp, policy: dict) -> pd.DataFrame:
@@ -288,8 +307,8 @@ def account_rows(con, items: pd.DataFrame, today: pd.Timestamp, policy: dict) ->
     weights, esc = policy["priority"], policy["escalation"]
     top = items.sort_values(["is_action_due", "expected_loss"], ascending=[False, False]).groupby(
         "account_id", as_index=False).first()
-    grouped = items.groupby("account_id").agg(
-        open_items=("invoice_id", lambda s: ";".join(sorted(s))), item_count=("invoice_id", "size"),
+    grouped = items.sort_values("invoice_id").groupby("account_id").agg(
+        open_items=("invoice_id", ";".join), item_count=("invoice_id", "size"),  # ids in order within a group
         exposure=("exposure", "sum"), expected_loss=("expected_loss", "sum"),
         max_probability=("p_not_recovered_30d", "max"), actions_due=("is_action_due", "sum"),
         any_high_risk=("is_high_risk", "max"), any_suspension_due=("is_suspension_due", "max"),

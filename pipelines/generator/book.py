@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from pipelines.contract import load_contract
 from pipelines.generator import calendar as cal
@@ -25,8 +28,8 @@ def _stamps(days, hours) -> pd.Series:
     return pd.Series(seconds.astype("datetime64[s]")).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _ids(prefix: str, n: int, width: int = 8) -> np.ndarray:
-    return np.array([f"{prefix}-{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+def _ids(prefix: str, n: int, width: int = 8, first: int = 1) -> np.ndarray:
+    return np.array([f"{prefix}-{i:0{width}d}" for i in range(first, first + n)], dtype=object)
 
 
 def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -36,12 +39,20 @@ def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 class BookWriter:
     """Assemble contract tables from a finished Simulator; nothing after the book's end date is emitted."""
 
-    def __init__(self, sim: Simulator):
+    def __init__(self, sim: Simulator, first_ids: dict[str, int] | None = None, fx_seed: int | None = None):
         self.sim = sim
         self.end = sim.end
         self.acc_ids = sim.acc["account_id"].to_numpy()
         self.tables: dict[str, pd.DataFrame] = {}
         self.truth: dict[str, pd.DataFrame] = {}
+        # A book written in account chunks numbers each id on from the previous chunk and shares one FX history.
+        self.next_ids = dict(first_ids or {})
+        self.fx_seed = sim.cfg.seed + 1 if fx_seed is None else fx_seed
+
+    def ids(self, prefix: str, n: int, width: int = 8) -> np.ndarray:
+        first = self.next_ids.get(prefix, 1)
+        self.next_ids[prefix] = first + n
+        return _ids(prefix, n, width, first)
 
     # Columns each event table has, so a book without, say, any credit memo still writes an empty file.
     EVENT_COLUMNS = {
@@ -72,7 +83,7 @@ class BookWriter:
         return self
 
     def build_fx(self):
-        rng = np.random.default_rng(self.sim.cfg.seed + 1)
+        rng = np.random.default_rng(self.fx_seed)
         days = np.arange(self.sim.start - 1, self.end + 1)
         frames = []
         for cur, start in FX_START.items():
@@ -91,7 +102,7 @@ class BookWriter:
     def build_invoices(self):
         inv = _sorted(self.frame("invoices"), ["invoice_day", "key"])
         inv = inv[inv["invoice_day"] <= self.end].reset_index(drop=True)
-        inv["invoice_id"] = _ids("INV", len(inv))
+        inv["invoice_id"] = self.ids("INV", len(inv))
         self.inv_id = dict(zip(inv["key"], inv["invoice_id"], strict=True))
         self.inv = inv
         self.tables["invoices"] = pd.DataFrame({
@@ -111,7 +122,7 @@ class BookWriter:
         att = self.frame("payment_attempts")
         att = att[att["day"] <= self.end]
         att = _sorted(att, ["day", "hours", "account", "attempt_number"])
-        att["attempt_id"] = _ids("ATT", len(att), 9)
+        att["attempt_id"] = self.ids("ATT", len(att), 9)
         self.att_key = {(i, n): a for i, n, a in zip(att["invoice"], att["attempt_number"], att["attempt_id"],
                                                      strict=True)}
         currency = self.sim.acc["currency"].to_numpy()[att["account"]]
@@ -140,7 +151,7 @@ class BookWriter:
                                                                          strict=True)]
         ret = _sorted(ret[ret["attempt_id"] != ""], ["day", "attempt_id"])
         self.tables["ach_returns"] = pd.DataFrame({
-            "return_id": _ids("RET", len(ret)), "attempt_id": ret["attempt_id"], "return_code": ret["code"],
+            "return_id": self.ids("RET", len(ret)), "attempt_id": ret["attempt_id"], "return_code": ret["code"],
             "return_date": _dates(ret["day"])})
 
     def build_payments(self):
@@ -151,7 +162,7 @@ class BookWriter:
             pay["unapplied_days"] = 0
         pay["unapplied_days"] = pay["unapplied_days"].fillna(0).astype(int)
         pay = _sorted(pay, ["day", "hours", "account", "invoice"])
-        pay["payment_id"] = _ids("PAY", len(pay))
+        pay["payment_id"] = self.ids("PAY", len(pay))
         pay["key"] = pay["payment_id"]
         self.pay = pay
         invoice_id = self.map_invoice(pay["invoice"])
@@ -185,7 +196,7 @@ class BookWriter:
             "day": applied_day,
         })
         apps = apps[(apps["invoice_id"] != "") & (apps["applied_amount"] > 0) & (apps["day"] <= self.end)]
-        apps.insert(0, "application_id", _ids("APP", len(apps)))
+        apps.insert(0, "application_id", self.ids("APP", len(apps)))
         self.tables["payment_applications"] = apps.drop(columns="day").reset_index(drop=True)
 
     def build_disputes_refunds(self):
@@ -195,7 +206,7 @@ class BookWriter:
         currency = self.sim.acc["currency"].to_numpy()
         self.disputes = disputes
         self.tables["disputes"] = pd.DataFrame({
-            "dispute_id": _ids("DSP", len(disputes)), "payment_id": disputes["payment_key"],
+            "dispute_id": self.ids("DSP", len(disputes)), "payment_id": disputes["payment_key"],
             "account_id": self.acc_ids[disputes["account"]], "network": disputes["network"],
             "reason_code": disputes["reason_code"], "amount": disputes["amount"].round(2),
             "currency": currency[disputes["account"]], "opened_at": _stamps(disputes["opened_day"], 16.0),
@@ -203,7 +214,7 @@ class BookWriter:
             "status": disputes["status"]})
         refunds = _sorted(refunds[refunds["day"] <= self.end], ["day", "payment_key"])
         self.tables["refunds"] = pd.DataFrame({
-            "refund_id": _ids("RF", len(refunds)), "payment_id": refunds["payment_key"],
+            "refund_id": self.ids("RF", len(refunds)), "payment_id": refunds["payment_key"],
             "account_id": self.acc_ids[refunds["account"]], "amount": refunds["amount"].round(2),
             "currency": currency[refunds["account"]], "posted_at": _stamps(refunds["day"], 17.0),
             "reason": "Refund of overpayment"})
@@ -213,7 +224,7 @@ class BookWriter:
         cm = self.frame("credit_memos")
         cm = _sorted(cm[cm["day"] <= self.end], ["day", "invoice"])
         self.tables["credit_memos"] = pd.DataFrame({
-            "credit_memo_id": _ids("CM", len(cm)), "account_id": self.acc_ids[cm["account"]],
+            "credit_memo_id": self.ids("CM", len(cm)), "account_id": self.acc_ids[cm["account"]],
             "invoice_id": self.map_invoice(cm["invoice"]), "amount": cm["amount"].round(2),
             "currency": currency[cm["account"]], "posted_at": _stamps(cm["day"], cm["hours"]),
             "reason": cm["reason"]})
@@ -224,7 +235,7 @@ class BookWriter:
         wo = pd.concat([wo, lost_wo], ignore_index=True)
         wo = _sorted(wo[wo["day"] <= self.end], ["day", "invoice"])
         self.tables["write_offs"] = pd.DataFrame({
-            "write_off_id": _ids("WO", len(wo)), "account_id": self.acc_ids[wo["account"]],
+            "write_off_id": self.ids("WO", len(wo)), "account_id": self.acc_ids[wo["account"]],
             "invoice_id": self.map_invoice(wo["invoice"]), "amount": wo["amount"].round(2),
             "currency": currency[wo["account"]], "posted_at": _stamps(wo["day"], wo["hours"]),
             "reason": wo["reason"]})
@@ -236,7 +247,7 @@ class BookWriter:
             plans = _sorted(plans[plans["day"] <= self.end], ["day", "invoice"])
         else:
             plans = pd.DataFrame(columns=["day", "invoice", "account", "amount", "count", "first_due", "pay_day"])
-        plans["plan_id"] = _ids("PLN", len(plans))
+        plans["plan_id"] = self.ids("PLN", len(plans))
         self.tables["payment_plans"] = pd.DataFrame({
             "plan_id": plans["plan_id"], "account_id": self.acc_ids[plans["account"].astype(int)],
             "invoice_ids": self.map_invoice(plans["invoice"]), "agreed_at": _stamps(plans["day"], 17.0),
@@ -250,7 +261,7 @@ class BookWriter:
         kept = (ptp["pay_day"] <= ptp["promised_day"] + grace) & (ptp["pay_day"] <= self.end)
         status = np.where(kept, "kept", np.where(ptp["promised_day"] + grace < self.end, "broken", "open"))
         self.tables["promises_to_pay"] = pd.DataFrame({
-            "promise_id": _ids("PTP", len(ptp)), "account_id": self.acc_ids[ptp["account"]],
+            "promise_id": self.ids("PTP", len(ptp)), "account_id": self.acc_ids[ptp["account"]],
             "invoice_id": self.map_invoice(ptp["invoice"]), "plan_id": "",
             "promised_at": _stamps(ptp["day"], ptp["hours"]), "promised_date": _dates(ptp["promised_day"]),
             "promised_amount": amount.reindex(ptp["invoice"]).round(2).to_numpy(),
@@ -260,7 +271,7 @@ class BookWriter:
         out = self.frame("outreach")
         out = _sorted(out[out["day"] <= self.end], ["day", "hours", "account", "channel"])
         self.tables["outreach"] = pd.DataFrame({
-            "touch_id": _ids("TCH", len(out), 9), "account_id": self.acc_ids[out["account"]],
+            "touch_id": self.ids("TCH", len(out), 9), "account_id": self.acc_ids[out["account"]],
             "invoice_id": self.map_invoice(out["invoice"]), "channel": out["channel"],
             "direction": out["direction"], "template_id": out["template"],
             "touched_at": _stamps(out["day"], out["hours"]), "outcome": out["outcome"],
@@ -277,7 +288,7 @@ class BookWriter:
         closed = cases["closed_day"] <= self.end
         owner = self.sim.acc["owner"].to_numpy()[cases["account"]]
         self.tables["cases"] = pd.DataFrame({
-            "case_id": _ids("CS", len(cases)), "account_id": self.acc_ids[cases["account"]],
+            "case_id": self.ids("CS", len(cases)), "account_id": self.acc_ids[cases["account"]],
             "invoice_id": self.map_invoice(cases["invoice"]), "case_type": cases["case_type"],
             "opened_at": _stamps(cases["opened_day"], 15.0),
             "closed_at": np.where(closed, _stamps(cases["closed_day"], 20.0), ""),
@@ -319,31 +330,79 @@ class BookWriter:
         self.truth["expected_cash_daily"] = pd.DataFrame({"date": _dates(days[keep]),
                                                           "expected_cash_reporting": total[keep].round(2)})
 
-    def write(self, out: Path, fmt: str = "csv"):
-        out.mkdir(parents=True, exist_ok=True)
-        contract = load_contract()
-        for entity in contract.entities:
-            frame = self.tables[entity.name][entity.column_names]
-            _write(frame, out / f"{entity.name}.{fmt}", fmt)
-        truth = out / "truth"
-        truth.mkdir(exist_ok=True)
-        for name, frame in self.truth.items():
-            _write(frame, truth / f"{name}.{fmt}", fmt)
-        manifest = {"extracted_at": cal.iso(self.end + 1) + "T06:00:00Z", "generator": "dunning-desk",
-                    "seed": self.sim.cfg.seed, "accounts": self.sim.cfg.accounts, "months": self.sim.cfg.months,
-                    "end_date": self.sim.cfg.end_date, "close_timezone": self.sim.cfg.close_timezone}
-        (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+def book_manifest(config: BookConfig) -> dict:
+    return {"extracted_at": cal.iso(config.end_day + 1) + "T06:00:00Z", "generator": "dunning-desk",
+            "seed": config.seed, "accounts": config.accounts, "months": config.months, "end_date": config.end_date,
+            "close_timezone": config.close_timezone}
 
 
-def _write(frame: pd.DataFrame, path: Path, fmt: str):
-    if fmt == "parquet":
-        frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False, lineterminator="\n")
+CHUNK_ACCOUNTS = 100_000  # accounts simulated at once: about 2.7 GB of peak memory per chunk
 
 
-def generate_book(out: Path, config: BookConfig, fmt: str = "csv") -> BookWriter:
-    """Simulate a book and write its contract files and truth/ into `out`; returns the writer (tables in memory)."""
-    writer = BookWriter(simulate(config)).build()
-    writer.write(Path(out), fmt)
-    return writer
+class BookFiles:
+    """Append chunks of a book to its files: one file per entity and per truth table, written as chunks arrive.
+
+    The daily expected cash is a sum over accounts, so chunks add into it and it is written at the end.
+    """
+
+    def __init__(self, out: Path, fmt: str):
+        if fmt not in ("csv", "parquet"):
+            raise ValueError(f"unknown format {fmt!r}: csv or parquet")
+        self.out, self.fmt = Path(out), fmt
+        self.rows: dict[str, int] = {}
+        self.parquet: dict[Path, pq.ParquetWriter] = {}
+        self.expected_cash: pd.DataFrame | None = None
+        (self.out / "truth").mkdir(parents=True, exist_ok=True)
+
+    def add(self, writer: BookWriter, first: bool):
+        for entity in load_contract().entities:
+            if entity.name == "fx_rates" and not first:
+                continue  # one FX history for the whole book
+            frame = writer.tables[entity.name][entity.column_names]
+            self.append(frame, self.out / f"{entity.name}.{self.fmt}", first)
+            self.rows[entity.name] = self.rows.get(entity.name, 0) + len(frame)
+        for name, frame in writer.truth.items():
+            if name == "expected_cash_daily":
+                cash = frame.set_index("date")["expected_cash_reporting"]
+                self.expected_cash = cash if self.expected_cash is None else self.expected_cash.add(cash, fill_value=0)
+                continue
+            self.append(frame, self.out / "truth" / f"{name}.{self.fmt}", first)
+
+    def append(self, frame: pd.DataFrame, path: Path, first: bool):
+        if self.fmt == "csv":
+            frame.to_csv(path, index=False, lineterminator="\n", mode="w" if first else "a", header=first)
+            return
+        table = pa.Table.from_pandas(
+            frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}), preserve_index=False)
+        if path not in self.parquet:
+            self.parquet[path] = pq.ParquetWriter(path, table.schema)
+        writer = self.parquet[path]
+        writer.write_table(table.cast(writer.schema))
+
+    def close(self, manifest: dict):
+        if self.expected_cash is not None:
+            cash = self.expected_cash.round(2).rename("expected_cash_reporting").reset_index()
+            self.append(cash, self.out / "truth" / f"expected_cash_daily.{self.fmt}", True)
+        for writer in self.parquet.values():
+            writer.close()
+        (self.out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def generate_book(out: Path, config: BookConfig, fmt: str = "csv",
+                  chunk_accounts: int = CHUNK_ACCOUNTS) -> dict[str, int]:
+    """Simulate a book and write its contract files and truth/ into `out`; returns the rows written per file.
+
+    A book larger than `chunk_accounts` is simulated chunk by chunk, so memory stays that of one chunk: chunk 0
+    is exactly the book of `config` at that size, later chunks draw from seeds derived from it.
+    """
+    files = BookFiles(Path(out), fmt)
+    next_ids: dict[str, int] = {}
+    for chunk, first_account in enumerate(range(0, config.accounts, chunk_accounts)):
+        size = min(chunk_accounts, config.accounts - first_account)
+        chunk_config = replace(config, accounts=size, seed=config.seed + 7919 * chunk)
+        writer = BookWriter(simulate(chunk_config, first_account + 1), next_ids, fx_seed=config.seed + 1).build()
+        files.add(writer, first=chunk == 0)
+        next_ids = writer.next_ids
+        del writer.sim, writer.tables, writer.truth  # free the chunk before simulating the next
+    files.close(book_manifest(config))
+    return files.rows

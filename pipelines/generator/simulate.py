@@ -122,8 +122,9 @@ def planted_card_number(rng: np.random.Generator) -> str:
 
 
 class Simulator:
-    def __init__(self, config: BookConfig):
+    def __init__(self, config: BookConfig, first_account: int = 1):
         self.cfg = config
+        self.first_account = first_account  # a chunk of a larger book numbers its accounts on from the last
         self.rng = np.random.default_rng(config.seed)
         self.start, self.end = config.start_day, config.end_day
         years = (int(cal.iso(self.start - 2400)[:4]), int(cal.iso(self.end + HORIZON + 400)[:4]))
@@ -186,7 +187,7 @@ class Simulator:
         start_month_index = int(cal.iso(self.start)[:4]) * 12 + int(cal.iso(self.start)[5:7]) - 1
         card_exp = start_month_index + rng.integers(-2, 48, n)
         self.acc = pd.DataFrame({
-            "account_id": [f"ACC-{i:07d}" for i in range(1, n + 1)],
+            "account_id": [f"ACC-{i:07d}" for i in range(self.first_account, self.first_account + n)],
             "account_name": names,
             "segment": segment,
             "industry": np.array(INDUSTRIES)[rng.integers(0, len(INDUSTRIES), n)],
@@ -831,7 +832,7 @@ def episode_survival(times, p_retry, lam, late_p) -> np.ndarray:
     return np.where(after[None, :] >= 0, s30 * (1 - late_p[:, None] * late_frac[None, :]), surv)
 
 
-def simulate(config: BookConfig) -> Simulator:
-    sim = Simulator(config)
+def simulate(config: BookConfig, first_account: int = 1) -> Simulator:
+    sim = Simulator(config, first_account)
     sim.run()
     return sim
