@@ -217,8 +217,8 @@ class BottomUpEngine:
         wo_k = np.zeros((n_g, n_k))
         amount = self.amount
         rows = np.flatnonzero(use)
-        np.add.at(risk_diff, (g[rows], entry[rows] - KMIN), amount[rows])
-        np.add.at(risk_diff, (g[rows], censor[rows] - KMIN + 1), -amount[rows])
+        _accumulate(risk_diff, g[rows], entry[rows] - KMIN, amount[rows])
+        _accumulate(risk_diff, g[rows], censor[rows] - KMIN + 1, -amount[rows])
         # Cash events: an amount paid at offset t leaves the risk set from t+1 until the invoice's censor day.
         r = self.cash_row[known]
         keep = use[r]
@@ -227,19 +227,19 @@ class BottomUpEngine:
         t = np.maximum(t, entry[r])
         a = self.cash_amount[known][keep]
         inside = t <= KMAX
-        np.add.at(cash_k, (g[r[inside]], t[inside] - KMIN), a[inside])
+        _accumulate(cash_k, g[r[inside]], t[inside] - KMIN, a[inside])
         later = t < censor[r]
-        np.add.at(risk_diff, (g[r[later]], t[later] - KMIN + 1), -a[later])
-        np.add.at(risk_diff, (g[r[later]], censor[r[later]] - KMIN + 1), a[later])
+        _accumulate(risk_diff, g[r[later]], t[later] - KMIN + 1, -a[later])
+        _accumulate(risk_diff, g[r[later]], censor[r[later]] - KMIN + 1, a[later])
         # Write-offs leave the same way, with the amount written off.
         w = np.flatnonzero(use & written)
         tw = np.maximum(self.offset(self.settled_day[w], due[w], business[w]), entry[w])
         aw = self.write_off_amount[w]
         inside = tw <= KMAX
-        np.add.at(wo_k, (g[w[inside]], tw[inside] - KMIN), aw[inside])
+        _accumulate(wo_k, g[w[inside]], tw[inside] - KMIN, aw[inside])
         later = tw < censor[w]
-        np.add.at(risk_diff, (g[w[later]], tw[later] - KMIN + 1), -aw[later])
-        np.add.at(risk_diff, (g[w[later]], censor[w[later]] - KMIN + 1), aw[later])
+        _accumulate(risk_diff, g[w[later]], tw[later] - KMIN + 1, -aw[later])
+        _accumulate(risk_diff, g[w[later]], censor[w[later]] - KMIN + 1, aw[later])
         at_risk = np.clip(np.cumsum(risk_diff, axis=1)[:, :n_k], 0, None)
         typical = pd.Series(amount[use]).groupby(g[use]).median().reindex(range(n_g), fill_value=0.0).to_numpy()
         return at_risk, cash_k, wo_k, typical
@@ -337,9 +337,17 @@ class BottomUpEngine:
         # Group numbers follow (segment, billing method) order.
         return frame.sort_values(["invoice_date", "base", "amount"], kind="stable").reset_index(drop=True)[columns]
 
+    def monthly_retention(self, monthly: pd.DataFrame, origin: pd.Timestamp, months: int = 6) -> float:
+        """Share of accounts billed monthly in a month that are billed again the next month (last `months`).
+
+        Only months before the origin's count, so origins of one month share the figure (cached by month)."""
+        key = ("retention", origin.year, origin.month, months)
+        if key not in self._cache:
+            self._cache[key] = self._monthly_retention(monthly, origin, months)
+        return self._cache[key]
+
     @staticmethod
-    def monthly_retention(monthly: pd.DataFrame, origin: pd.Timestamp, months: int = 6) -> float:
-        """Share of accounts billed monthly in a month that are billed again the next month (last `months`)."""
+    def _monthly_retention(monthly: pd.DataFrame, origin: pd.Timestamp, months: int) -> float:
         period = (monthly["invoice_date"].dt.year * 12 + monthly["invoice_date"].dt.month).to_numpy()
         now = origin.year * 12 + origin.month
         window = (period >= now - months - 1) & (period < now)
@@ -393,19 +401,23 @@ class BottomUpEngine:
                event: str = "cash") -> np.ndarray:
         """P(cash (or write-off) on each of `days` | open before offset `start`), rows = items (group, due_day,
         start)."""
+        # Items of one group with the same due day and start offset share their timing: computed once per key
+        # (a few thousand keys however large the book).
+        keys = np.stack([items["group"].to_numpy(), items["due_day"].to_numpy(), items["start"].to_numpy()],
+                        axis=1).astype(np.int64)
+        keys, inverse = np.unique(keys, axis=0, return_inverse=True)
         n_k = hc.shape[1]
         log_surv = np.concatenate([np.zeros((hc.shape[0], 1)),
                                    np.cumsum(np.log(np.clip(1 - hc - hw, 1e-12, 1)), axis=1)], axis=1)
-        group = items["group"].to_numpy()
-        start = items["start"].to_numpy()
+        group, due, start = keys[:, 0], keys[:, 1], keys[:, 2]
         business = self.profile_business[group]
-        k = self.offset(days[None, :], items["due_day"].to_numpy()[:, None], business[:, None])
+        k = self.offset(days[None, :], due[:, None], business[:, None])
         valid = (k >= start[:, None]) & (k >= KMIN) & (k <= KMAX) & (~business[:, None] | self.open_day(days)[None, :])
         idx = np.clip(k - KMIN, 0, n_k - 1)
         s0 = np.clip(start - KMIN, 0, n_k)
         surv = np.exp(log_surv[group[:, None], np.clip(k - KMIN, 0, n_k)] - log_surv[group, s0][:, None])
         hazard = hc if event == "cash" else hw
-        return np.where(valid, hazard[group[:, None], idx] * surv, 0.0)
+        return np.where(valid, hazard[group[:, None], idx] * surv, 0.0)[inverse.ravel()]
 
     def item_cash(self, origin: pd.Timestamp, h: int, items: pd.DataFrame, hazards=None,
                   p_cash_30d: np.ndarray | None = None) -> np.ndarray:
@@ -516,6 +528,12 @@ class BottomUpEngine:
 
 
 NEVER = np.iinfo(np.int64).max // 2
+
+
+def _accumulate(target: np.ndarray, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
+    """target[rows, cols] += values, repeated indices adding up (np.add.at, but a bincount: many times faster)."""
+    flat = np.asarray(rows, dtype=np.int64) * target.shape[1] + cols
+    target += np.bincount(flat, weights=values, minlength=target.size).reshape(target.shape)
 
 
 def _shrunk(at_risk: np.ndarray, events: np.ndarray, prior: np.ndarray, lam: np.ndarray) -> np.ndarray:
