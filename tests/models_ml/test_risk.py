@@ -120,6 +120,33 @@ def test_reasons_name_the_item_s_own_values(book):
     assert set(REASON_GROUPS) >= {"days_past_due", "card_expiry", "promises"}
 
 
+def test_an_absence_is_never_read_out_as_a_reason(book):
+    """A score can move with a group whose values are an absence (no broken promise, no dispute); the reason then
+    goes to the next group that names something present, never to "no broken promises"."""
+    con, as_of, _ = book
+    frame = build_features(con, training_snapshots(con, as_of)[-2:], as_of)
+
+    class PrefersTrouble:  # to this model, fewer broken promises and disputes mean more risk; then days past due
+        reference_ = {"broken_promises_180d": 3.0, "kept_promises_180d": 0.0, "has_open_promise": 0.0,
+                      "disputes_365d": 2.0, "write_offs_365d": 0.0, "days_past_due": 0.0,
+                      "account_max_days_past_due": 0.0}
+
+        def predict_proba(self, f):
+            z = (-f["broken_promises_180d"].fillna(0).to_numpy() - f["disputes_365d"].fillna(0).to_numpy()
+                 + f["days_past_due"].fillna(0).clip(lower=0).to_numpy() / 60)
+            return 1 / (1 + np.exp(-z))
+
+    reasons = explain(PrefersTrouble(), frame)
+    quiet = (frame["broken_promises_180d"].fillna(0) == 0) & (frame["has_open_promise"].fillna(0) == 0) & (
+        frame["disputes_365d"].fillna(0) == 0) & (frame["write_offs_365d"].fillna(0) == 0)
+    overdue = quiet & (frame["days_past_due"] >= 5)  # enough to move the score by more than half a point
+    assert quiet.any() and overdue.any()
+    texts = reasons[["reason_1", "reason_2", "reason_3"]]
+    assert not texts[quiet.to_numpy()].apply(lambda c: c.str.contains("promise|dispute")).any().any()
+    expected = frame.loc[overdue, "days_past_due"].astype(int).astype(str) + " days past due"
+    assert (reasons.loc[overdue, "reason_1"] == expected).all()
+
+
 @pytest.mark.slow
 def test_oracle_comparison_on_small_data(book):
     con, as_of, warehouse = book
