@@ -131,6 +131,10 @@ class BottomUpEngine:
         self.profile_base = np.repeat(np.arange(len(self.groups)), PROFILES)
         # Sorted codes, so grouping by code orders accounts as grouping by their ids would.
         self.account_codes, self.accounts = pd.factorize(inv["account_id"], sort=True)
+        self.by_account = np.lexsort((self.invoice_day, self.account_codes))  # stable: by account, then date
+        self.invoice_dates = inv["invoice_date"].to_numpy()
+        self.due_dates = inv["due_date"].to_numpy()
+        self.invoice_period = (inv["invoice_date"].dt.year * 12 + inv["invoice_date"].dt.month).to_numpy()
         self.cal_lo = int(self.invoice_day.min()) - 400 if len(inv) else _day(book.as_of) - 400
         cal_hi = max(int(self.due_day.max()) if len(inv) else 0, _day(book.as_of)) + 800
         days = pd.date_range(pd.Timestamp(np.datetime64(self.cal_lo, "D")), periods=cal_hi - self.cal_lo, freq="D")
@@ -296,19 +300,17 @@ class BottomUpEngine:
     def projected_invoices(self, origin: pd.Timestamp, h: int) -> pd.DataFrame:
         """Expected recurring invoices dated origin+1 .. origin+h: group, invoice_date, due_date, amount.
 
-        Accounts are handled by code (`acc`) and segment x billing method by group number (`base`).
+        Works on invoice positions sorted by account, then date (sorted once): no per-origin sort or group-by of
+        the whole book. Accounts are handled by code (`acc`), segment x billing method by group number (`base`).
         """
-        issued = self.invoice_day <= _day(origin)
-        inv = pd.DataFrame({"acc": self.account_codes, "base": self.group_of, "invoice_date": self.inv["invoice_date"],
-                            "due_date": self.inv["due_date"], "amount": self.amount,
-                            "is_annual": self.is_annual})[issued]
+        order = self.by_account
+        issued = self.invoice_day[order] <= _day(origin)
+        monthly = order[issued & ~self.is_annual[order]]
+        annual_rows = order[issued & self.is_annual[order]]
         end = origin + h * DAY
         rows = []
-        monthly = inv[~inv["is_annual"]].sort_values(["acc", "invoice_date"])
         retention = self.monthly_retention(monthly, origin)
-        recent = monthly.groupby("acc").tail(3)
-        last = recent.groupby("acc").agg(invoice_date=("invoice_date", "last"), due_date=("due_date", "last"),
-                                         amount=("amount", "median"), base=("base", "last"))
+        last = self.latest_per_account(monthly, 3)
         last = last[last["invoice_date"] > origin - MONTHLY_WINDOW_DAYS * DAY]
         for k in range(1, h // 28 + 2):
             dates = add_months(last["invoice_date"], k)
@@ -319,14 +321,14 @@ class BottomUpEngine:
                     "acc": part.index, "base": part["base"], "invoice_date": dates[keep],
                     "due_date": dates[keep] + (part["due_date"] - part["invoice_date"]),
                     "amount": part["amount"] * retention ** k}))
-        renewal = self.annual_renewal(inv, origin, retention ** 12)
-        annual = inv[inv["is_annual"]].sort_values(["acc", "invoice_date"]).groupby("acc").tail(1)
+        renewal = self.annual_renewal(annual_rows, origin, retention ** 12)
+        annual = self.latest_per_account(annual_rows, 1)
         dates = add_months(annual["invoice_date"], 12)
         keep = (dates > origin) & (dates <= end)
         if keep.any():
             part = annual[keep]
             rows.append(pd.DataFrame({
-                "acc": part["acc"], "base": part["base"], "invoice_date": dates[keep],
+                "acc": part.index, "base": part["base"], "invoice_date": dates[keep],
                 "due_date": dates[keep] + (part["due_date"] - part["invoice_date"]),
                 "amount": part["amount"] * renewal}))
         columns = ["invoice_date", "due_date", "amount", "group"]
@@ -337,29 +339,42 @@ class BottomUpEngine:
         # Group numbers follow (segment, billing method) order.
         return frame.sort_values(["invoice_date", "base", "amount"], kind="stable").reset_index(drop=True)[columns]
 
-    def monthly_retention(self, monthly: pd.DataFrame, origin: pd.Timestamp, months: int = 6) -> float:
-        """Share of accounts billed monthly in a month that are billed again the next month (last `months`).
+    def latest_per_account(self, rows: np.ndarray, n: int) -> pd.DataFrame:
+        """Per account (index: code, ascending) of `rows` (positions sorted by account, then date): its latest
+        invoice's date, due date and group, and the median amount of its latest `n` invoices."""
+        acc = self.account_codes[rows]
+        ends = np.flatnonzero(np.r_[acc[1:] != acc[:-1], True]) if len(rows) else np.zeros(0, dtype=np.int64)
+        amounts = np.full((len(ends), n), np.nan)
+        for j in range(n):
+            pos = ends - j
+            ok = pos >= 0
+            ok[ok] = acc[pos[ok]] == acc[ends[ok]]
+            amounts[ok, j] = self.amount[rows[pos[ok]]]
+        latest = rows[ends]
+        return pd.DataFrame({"invoice_date": self.invoice_dates[latest], "due_date": self.due_dates[latest],
+                             "amount": np.nanmedian(amounts, axis=1) if len(ends) else np.zeros(0),
+                             "base": self.group_of[latest]}, index=pd.Index(acc[ends], name="acc"))
+
+    def monthly_retention(self, rows: np.ndarray, origin: pd.Timestamp, months: int = 6) -> float:
+        """Share of accounts billed monthly in a month that are billed again the next month (last `months`), from
+        the monthly invoices at positions `rows`.
 
         Only months before the origin's count, so origins of one month share the figure (cached by month)."""
         key = ("retention", origin.year, origin.month, months)
         if key not in self._cache:
-            self._cache[key] = self._monthly_retention(monthly, origin, months)
+            period = self.invoice_period[rows]
+            now = origin.year * 12 + origin.month
+            window = (period >= now - months - 1) & (period < now)
+            billed = np.unique(self.account_codes[rows][window].astype(np.int64) * 100_000 + period[window])
+            base = billed[billed % 100_000 < now - 1]  # months whose next month is in the window
+            kept = np.isin(base + 1, billed).sum()
+            self._cache[key] = kept / len(base) if len(base) else 1.0
         return self._cache[key]
 
-    @staticmethod
-    def _monthly_retention(monthly: pd.DataFrame, origin: pd.Timestamp, months: int) -> float:
-        period = (monthly["invoice_date"].dt.year * 12 + monthly["invoice_date"].dt.month).to_numpy()
-        now = origin.year * 12 + origin.month
-        window = (period >= now - months - 1) & (period < now)
-        billed = np.unique(monthly["acc"].to_numpy()[window].astype(np.int64) * 100_000 + period[window])
-        base = billed[billed % 100_000 < now - 1]  # months whose next month is in the window
-        kept = np.isin(base + 1, billed).sum()
-        return kept / len(base) if len(base) else 1.0
-
-    @staticmethod
-    def annual_renewal(inv: pd.DataFrame, origin: pd.Timestamp, default: float, min_count: int = 10) -> float:
-        """Share of annual invoices issued 12-24 months before origin renewed 12 months later (+/- 7 days)."""
-        annual = inv[inv["is_annual"]]
+    def annual_renewal(self, rows: np.ndarray, origin: pd.Timestamp, default: float, min_count: int = 10) -> float:
+        """Share of annual invoices (positions `rows`) issued 12-24 months before origin renewed 12 months later
+        (+/- 7 days)."""
+        annual = pd.DataFrame({"acc": self.account_codes[rows], "invoice_date": self.invoice_dates[rows]})
         due_back = add_months(annual["invoice_date"], 12)
         eligible = annual[due_back + 7 * DAY <= origin]
         if len(eligible) < min_count:
