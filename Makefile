@@ -36,7 +36,7 @@ test: setup chromium java
 	$(VENV)/bin/pytest
 
 bench: setup
-	$(PY) -m benchmarks.run --sizes $(SIZES) --demo
+	$(PY) -m benchmarks.run --sizes $(SIZES) --demo $(if $(REUSE),--reuse-books)
 
 clean:
 	rm -rf build demo_data dbt_project/target dbt_project/logs .pytest_cache
