@@ -36,7 +36,7 @@ def build(raw: str, warehouse: str, reports: str):
 
     result = run_build(Path(raw), Path(warehouse), reports_dir=Path(reports))
     dbt = result.dbt
-    return {"steps": {k: round(v, 2) for k, v in result.timings.items()},
+    return {"steps": {k: round(v, 2) for k, v in result.timings.items()}, "peak_mb_after": result.peak_mb,
             "dbt_wall_s": round(dbt.elapsed_seconds, 2), "dbt_model_s": round(dbt.model_seconds, 2),
             "rows_loaded": int(sum(f.rows_loaded for f in result.files))}
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import resource
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,6 +48,7 @@ class BuildResult:
     status: dict | None = None
     reports: list[Path] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    peak_mb: dict[str, float] = field(default_factory=dict)  # the process's peak memory at the end of each step
 
     @property
     def rows_quarantined(self) -> int:
@@ -82,7 +84,8 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (choose from {', '.join(ENGINES)})")
     timings: dict[str, float] = {}
-    step = timed(step or (lambda _name: None), timings)
+    peaks: dict[str, float] = {}
+    step = timed(step or (lambda _name: None), timings, peaks)
     docs_dir = Path(reports_dir) / "data_docs" if reports_dir is not None else None
     with building(warehouse) as tmp:
         con = duckdb.connect(str(tmp))
@@ -132,10 +135,12 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
         result.reports += write_reports(result, Path(reports_dir))
     step("done")
     result.timings = {k: v for k, v in timings.items() if k != "done"}
+    result.peak_mb = peaks
     return result
 
 
-def timed(step: Callable[[str], None], timings: dict[str, float]) -> Callable[[str], None]:
+def timed(step: Callable[[str], None], timings: dict[str, float],
+          peaks: dict[str, float] | None = None) -> Callable[[str], None]:
     """Wrap a progress callback so each step's wall time is recorded (a step ends when the next starts)."""
     state = {"name": None, "started": time.perf_counter()}
 
@@ -144,6 +149,8 @@ def timed(step: Callable[[str], None], timings: dict[str, float]) -> Callable[[s
             now = time.perf_counter()
             if state["name"] is not None:
                 timings[state["name"]] = timings.get(state["name"], 0.0) + now - state["started"]
+                if peaks is not None:  # peak so far: the step that raises it is the one that needs the memory
+                    peaks[state["name"]] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
             state.update(name=name, started=now)
         step(name)
 
