@@ -27,6 +27,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from data_quality.pan import mask_pan_array
+from pipelines.config import SETTINGS
 from pipelines.contract import Column, Contract, Entity, load_contract
 
 log = logging.getLogger(__name__)
@@ -361,9 +362,7 @@ def load_entity(con, contract: Contract, entity: Entity, path: Path | None, cuto
             if name not in table.column_names:
                 table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
         table, pan_counts = mask_table(table)
-        con.register("_source_arrow", table)
-        con.execute("create or replace temp table _source as select * from _source_arrow")
-        con.unregister("_source_arrow")
+        con.register("_source", table)  # read in place: a copy of the largest file would double its memory
         validate(con, contract, entity, cutoff)
         con.execute(f"create table raw.{entity.name} as select {typed_select(entity, set(entity.column_names))} "
                     f"from _checked where _reason is null order by {ROW}")
@@ -381,7 +380,8 @@ def load_entity(con, contract: Contract, entity: Entity, path: Path | None, cuto
                             extra_columns=extra)
         for column, n in sorted(pan_counts.items()):
             con.execute("insert into raw._pan_mask_audit values (?, ?, ?, ?)", [entity.name, path.name, column, n])
-        con.execute("drop table _checked; drop table _source")
+        con.execute("drop table _checked")
+        con.unregister("_source")
         if result.rows_read != result.rows_loaded + result.rows_quarantined:
             raise IngestError(f"{path.name}: conservation failed: read {result.rows_read}, loaded "
                               f"{result.rows_loaded}, quarantined {result.rows_quarantined}")
@@ -426,6 +426,8 @@ def ingest(raw_dir: Path, con: duckdb.DuckDBPyConnection, as_of: str | None = No
         raise IngestError(f"{raw_dir}: load folder not found")
     contract = load_contract()
     con.execute("set TimeZone = 'UTC'")
+    if SETTINGS.duckdb_memory_limit:  # validation tables of a large file then spill to disk beyond it
+        con.execute(f"set memory_limit = {sql_str(SETTINGS.duckdb_memory_limit)}")
     create_audit_tables(con)
     cutoff = extract_cutoff(raw_dir, as_of)
     results = []

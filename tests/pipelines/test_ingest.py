@@ -344,3 +344,18 @@ def test_missing_required_file_raises(small_book, tmp_path, copy_book):
     shutil.move(folder / "payments.csv", tmp_path / "payments.csv")
     with pytest.raises(IngestError, match=r"payments\.csv: required file is missing"):
         ingest(folder, duckdb.connect())
+
+
+def test_a_memory_limit_bounds_duckdb_during_ingest_and_loads_the_same_rows(small_book, clean, monkeypatch):
+    """DUNNING_DUCKDB_MEMORY_LIMIT makes large files spill instead of growing memory; the load is unchanged."""
+    import dataclasses
+
+    import pipelines.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "SETTINGS",
+                        dataclasses.replace(ingest_module.SETTINGS, duckdb_memory_limit="256MB"))
+    con = duckdb.connect()
+    results = ingest(small_book, con)
+    assert con.execute("select current_setting('memory_limit')").fetchone()[0] in ("256.0 MiB", "244.1 MiB")
+    expected = {r.entity: r.rows_loaded for r in clean[1]}
+    assert {r.entity: r.rows_loaded for r in results} == expected
