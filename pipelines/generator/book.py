@@ -351,7 +351,7 @@ class BookFiles:
         self.out, self.fmt = Path(out), fmt
         self.rows: dict[str, int] = {}
         self.parquet: dict[Path, pq.ParquetWriter] = {}
-        self.expected_cash: pd.DataFrame | None = None
+        self.expected_cash: pd.Series | None = None  # by date
         (self.out / "truth").mkdir(parents=True, exist_ok=True)
 
     def add(self, writer: BookWriter, first: bool):
