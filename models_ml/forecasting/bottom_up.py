@@ -105,11 +105,10 @@ class BottomUpEngine:
         # text columns would be hashed and copied each time (minutes on a 100,000-account book).
         row = pd.Index(inv["invoice_id"]).get_indexer(book.cash["invoice_id"])
         cash = book.cash[row >= 0]
-        self.cash = cash.assign(row=row[row >= 0]).reset_index(drop=True)
-        self.cash_row = self.cash["row"].to_numpy()
-        self.cash_amount = self.cash["amount"].to_numpy(dtype=float)
-        self.cash_method, self.methods = pd.factorize(self.cash["payment_method"], sort=True)
-        self.cash_is_card = (self.cash["payment_method"] == "card").to_numpy(dtype=bool)
+        self.cash_row = row[row >= 0]
+        self.cash_amount = cash["amount"].to_numpy(dtype=float)
+        self.cash_method, self.methods = pd.factorize(cash["payment_method"], sort=True)
+        self.cash_is_card = (cash["payment_method"] == "card").to_numpy(dtype=bool)
         segment, segments = pd.factorize(inv["segment"], sort=True)
         billing, billings = pd.factorize(inv["billing_method"], sort=True)
         pair = segment * max(len(billings), 1) + billing
@@ -123,7 +122,7 @@ class BottomUpEngine:
         self.invoice_day = _days(inv["invoice_date"])
         self.due_day = _days(inv["due_date"])
         self.settled_day = _days(inv["settled_date"])
-        self.cash_day = _days(self.cash["date"])
+        self.cash_day = _days(cash["date"])
         # Card charges run on any day (calendar clock); other receipts count business days from the due date.
         self.business_group = np.array([billing != "card_autopay" for _, billing in self.groups])
         self.business = self.business_group[self.group_of]
