@@ -296,19 +296,18 @@ def _account_filter(where: _Where, segments=None, collector=None, alias: str = "
 
 @query
 def aging_trend(wh: Warehouse, segments: Sequence[str] = (), collector: str | None = None) -> pd.DataFrame:
-    """One row per snapshot date (month ends and the as-of date) per aging bucket: amount and invoice count."""
-    where = _account_filter(_Where(), segments, collector)
-    join = "inner join marts.dim_accounts as a on a.account_id = s.account_id" if where.parts else ""
+    """One row per snapshot date (month ends and the as-of date) per aging bucket: amount and invoice count
+    (from reports.rpt_aging_trend)."""
+    where = _account_filter(_Where(), segments, collector, alias="t")
     return wh.query(f"""
         select
-            s.snapshot_date, s.aging_bucket, bool_or(s.is_as_of_snapshot) as is_as_of_snapshot,
-            sum(s.open_amount_reporting) as amount, count(*) as invoice_count,
-            count(distinct s.account_id) as account_count
-        from marts.fct_aging_snapshots as s
-        {join}
+            t.snapshot_date, t.aging_bucket, bool_or(t.is_as_of_snapshot) as is_as_of_snapshot,
+            sum(t.open_amount_reporting) as amount, cast(sum(t.invoice_count) as bigint) as invoice_count,
+            cast(sum(t.account_count) as bigint) as account_count
+        from reports.rpt_aging_trend as t
         {where.sql()}
-        group by s.snapshot_date, s.aging_bucket
-        order by s.snapshot_date, s.aging_bucket""", where.params)
+        group by t.snapshot_date, t.aging_bucket
+        order by t.snapshot_date, t.aging_bucket""", where.params)
 
 
 @query
@@ -430,25 +429,17 @@ def recovery_curve(wh: Warehouse, method: str | None = None, max_days: int = 60)
 @query
 def recovery_by_attempt(wh: Warehouse, method: str | None = None, max_retry: int = 8) -> pd.DataFrame:
     """One row per decline family (of the episode's first failure) per automatic retry after that failure (1 = the
-    first retry): attempts made and the share that succeeded. Customer-initiated attempts are not retries."""
-    where = _method_filter(_Where(), method, "e.attempt_method")
+    first retry): attempts made and the share that succeeded (from reports.rpt_recovery_by_attempt).
+    Customer-initiated attempts are not retries."""
+    where = _method_filter(_Where().add("retry_number <= ?", int(max_retry)), method)
     return wh.query(f"""
-        with retries as (
-            select
-                e.decline_family, a.outcome = 'succeeded' as succeeded,
-                row_number() over (partition by a.invoice_id order by a.attempted_at, a.attempt_id) as retry_number
-            from marts.fct_failed_payment_episodes as e
-            inner join marts.fct_payment_attempts as a
-                on a.invoice_id = e.invoice_id and a.attempted_at > e.first_failed_at
-                and not a.is_customer_initiated
-            {where.sql()}
-        )
         select
-            decline_family, retry_number, count(*) as attempts, avg(cast(succeeded as integer)) as success_rate
-        from retries
-        where retry_number <= ?
+            decline_family, retry_number, cast(sum(attempt_count) as bigint) as attempts,
+            sum(succeeded_count) / sum(attempt_count) as success_rate
+        from reports.rpt_recovery_by_attempt
+        {where.sql()}
         group by all
-        order by decline_family, retry_number""", [*where.params, int(max_retry)])
+        order by decline_family, retry_number""", where.params)
 
 
 @query
