@@ -142,7 +142,21 @@ class BottomUpEngine:
         self.bpos = np.cumsum(self.is_bday)
         cal = calendar_features(days, country)
         self.is_ap_day = ((cal["mid_bday"] + cal["last_bday"]) > 0).to_numpy()
+        # Offsets that do not depend on the origin, computed once: each invoice's entry into the risk set, each
+        # receipt's and each write-off's offset from its invoice's due date.
+        self.entry = np.clip(self.entry_offset(self.invoice_day, self.due_day, self.business), KMIN, KMAX)
+        self.cash_offset = np.maximum(
+            self.offset(self.cash_day, self.due_day[self.cash_row], self.business[self.cash_row]),
+            self.entry[self.cash_row])
+        settled = np.minimum(self.settled_day, cal_hi)  # never-settled invoices: any day (their offset is unused)
+        self.write_off_offset = np.maximum(self.offset(settled, self.due_day, self.business), self.entry)
+        # Monthly continuation: (account, month) pairs billed monthly, and whether the next month was billed too.
+        monthly = ~self.is_annual
+        self.billed_months = np.unique(self.account_codes[monthly].astype(np.int64) * 100_000
+                                       + self.invoice_period[monthly])
+        self.billed_next_month = np.isin(self.billed_months + 1, self.billed_months)
         self._cache: dict[tuple, pd.DataFrame] = {}
+        self._events: tuple = (None, None)  # (origin, risk-set events): hazards reuse them for two groupings
 
     # ---------------------------------------------------------------------------------- clocks
     def _pos(self, days: np.ndarray) -> np.ndarray:
@@ -208,43 +222,45 @@ class BottomUpEngine:
         """Each invoice's group x payer profile id at origin."""
         return self.group_of * PROFILES + self.profiles(origin)
 
+    def _risk_events(self, origin: pd.Timestamp) -> dict[str, np.ndarray]:
+        """What enters and leaves the risk set up to origin, as invoice rows and offsets (cached for one origin)."""
+        if self._events[0] == origin:
+            return self._events[1]
+        issued, known, written, _, _ = self.state(origin)
+        entry = self.entry
+        censor = np.clip(self.offset(np.full(len(self.due_day), _day(origin)), self.due_day, self.business),
+                         KMIN - 1, KMAX)
+        use = issued & (entry <= censor)
+        # Cash events: an amount paid at offset t leaves the risk set from t+1 until the invoice's censor day.
+        cash = np.flatnonzero(known)
+        cash = cash[use[self.cash_row[cash]]]
+        w = np.flatnonzero(use & written)
+        events = {"use": use, "rows": np.flatnonzero(use), "censor": censor, "entry": entry,
+                  "cash_row": self.cash_row[cash], "cash_t": self.cash_offset[cash], "cash_a": self.cash_amount[cash],
+                  "wo_row": w, "wo_t": self.write_off_offset[w], "wo_a": self.write_off_amount[w]}
+        self._events = (origin, events)
+        return events
+
     def _at_risk(self, origin: pd.Timestamp, g: np.ndarray, n_g: int):
         """Amount at risk, cash and write-offs by group and offset; and each group's typical invoice amount."""
-        issued, known, written, _, _ = self.state(origin)
+        e = self._risk_events(origin)
         n_k = KMAX - KMIN + 1
-        due, business = self.due_day, self.business
-        entry = np.clip(self.entry_offset(self.invoice_day, due, business), KMIN, KMAX)
-        censor = np.clip(self.offset(np.full(len(due), _day(origin)), due, business), KMIN - 1, KMAX)
-        use = issued & (entry <= censor)
+        censor, amount, rows = e["censor"], self.amount, e["rows"]
         risk_diff = np.zeros((n_g, n_k + 2))
         cash_k = np.zeros((n_g, n_k))
         wo_k = np.zeros((n_g, n_k))
-        amount = self.amount
-        rows = np.flatnonzero(use)
-        _accumulate(risk_diff, g[rows], entry[rows] - KMIN, amount[rows])
+        _accumulate(risk_diff, g[rows], e["entry"][rows] - KMIN, amount[rows])
         _accumulate(risk_diff, g[rows], censor[rows] - KMIN + 1, -amount[rows])
-        # Cash events: an amount paid at offset t leaves the risk set from t+1 until the invoice's censor day.
-        r = self.cash_row[known]
-        keep = use[r]
-        r = r[keep]
-        t = self.offset(self.cash_day[known][keep], due[r], business[r])
-        t = np.maximum(t, entry[r])
-        a = self.cash_amount[known][keep]
-        inside = t <= KMAX
-        _accumulate(cash_k, g[r[inside]], t[inside] - KMIN, a[inside])
-        later = t < censor[r]
-        _accumulate(risk_diff, g[r[later]], t[later] - KMIN + 1, -a[later])
-        _accumulate(risk_diff, g[r[later]], censor[r[later]] - KMIN + 1, a[later])
-        # Write-offs leave the same way, with the amount written off.
-        w = np.flatnonzero(use & written)
-        tw = np.maximum(self.offset(self.settled_day[w], due[w], business[w]), entry[w])
-        aw = self.write_off_amount[w]
-        inside = tw <= KMAX
-        _accumulate(wo_k, g[w[inside]], tw[inside] - KMIN, aw[inside])
-        later = tw < censor[w]
-        _accumulate(risk_diff, g[w[later]], tw[later] - KMIN + 1, -aw[later])
-        _accumulate(risk_diff, g[w[later]], censor[w[later]] - KMIN + 1, aw[later])
+        # Cash and write-offs leave the risk set from the day after they happen until the censor day.
+        for r, t, a, events in ((e["cash_row"], e["cash_t"], e["cash_a"], cash_k),
+                                (e["wo_row"], e["wo_t"], e["wo_a"], wo_k)):
+            inside = t <= KMAX
+            _accumulate(events, g[r[inside]], t[inside] - KMIN, a[inside])
+            later = t < censor[r]
+            _accumulate(risk_diff, g[r[later]], t[later] - KMIN + 1, -a[later])
+            _accumulate(risk_diff, g[r[later]], censor[r[later]] - KMIN + 1, a[later])
         at_risk = np.clip(np.cumsum(risk_diff, axis=1)[:, :n_k], 0, None)
+        use = e["use"]
         typical = pd.Series(amount[use]).groupby(g[use]).median().reindex(range(n_g), fill_value=0.0).to_numpy()
         return at_risk, cash_k, wo_k, typical
 
@@ -309,7 +325,7 @@ class BottomUpEngine:
         annual_rows = order[issued & self.is_annual[order]]
         end = origin + h * DAY
         rows = []
-        retention = self.monthly_retention(monthly, origin)
+        retention = self.monthly_retention(origin)
         last = self.latest_per_account(monthly, 3)
         last = last[last["invoice_date"] > origin - MONTHLY_WINDOW_DAYS * DAY]
         for k in range(1, h // 28 + 2):
@@ -355,21 +371,15 @@ class BottomUpEngine:
                              "amount": np.nanmedian(amounts, axis=1) if len(ends) else np.zeros(0),
                              "base": self.group_of[latest]}, index=pd.Index(acc[ends], name="acc"))
 
-    def monthly_retention(self, rows: np.ndarray, origin: pd.Timestamp, months: int = 6) -> float:
-        """Share of accounts billed monthly in a month that are billed again the next month (last `months`), from
-        the monthly invoices at positions `rows`.
-
-        Only months before the origin's count, so origins of one month share the figure (cached by month)."""
-        key = ("retention", origin.year, origin.month, months)
-        if key not in self._cache:
-            period = self.invoice_period[rows]
-            now = origin.year * 12 + origin.month
-            window = (period >= now - months - 1) & (period < now)
-            billed = np.unique(self.account_codes[rows][window].astype(np.int64) * 100_000 + period[window])
-            base = billed[billed % 100_000 < now - 1]  # months whose next month is in the window
-            kept = np.isin(base + 1, billed).sum()
-            self._cache[key] = kept / len(base) if len(base) else 1.0
-        return self._cache[key]
+    def monthly_retention(self, origin: pd.Timestamp, months: int = 6) -> float:
+        """Share of accounts billed monthly in a month that are billed again the next month, over the `months`
+        months before the origin's (so origins of one month share the figure). Those months are all issued by
+        the origin, so the (account, month) pairs of the whole book answer for any origin."""
+        now = origin.year * 12 + origin.month
+        period = self.billed_months % 100_000
+        base = (period >= now - months - 1) & (period < now - 1)  # months whose next month is in the window
+        n = int(base.sum())
+        return int(self.billed_next_month[base].sum()) / n if n else 1.0
 
     def annual_renewal(self, rows: np.ndarray, origin: pd.Timestamp, default: float, min_count: int = 10) -> float:
         """Share of annual invoices (positions `rows`) issued 12-24 months before origin renewed 12 months later
@@ -418,13 +428,18 @@ class BottomUpEngine:
         start)."""
         # Items of one group with the same due day and start offset share their timing: computed once per key
         # (a few thousand keys however large the book).
-        keys = np.stack([items["group"].to_numpy(), items["due_day"].to_numpy(), items["start"].to_numpy()],
-                        axis=1).astype(np.int64)
-        keys, inverse = np.unique(keys, axis=0, return_inverse=True)
+        group, due, start = (items[c].to_numpy().astype(np.int64) for c in ("group", "due_day", "start"))
+        if len(group):  # one integer per key, factorised by hashing (a row-wise unique sorts: minutes at 1M)
+            due_lo, start_lo = due.min(), start.min()
+            n_due, n_start = due.max() - due_lo + 1, start.max() - start_lo + 1
+            inverse, packed = pd.factorize((group * n_due + (due - due_lo)) * n_start + (start - start_lo))
+            start, rest = packed % n_start + start_lo, packed // n_start
+            group, due = rest // n_due, rest % n_due + due_lo
+        else:
+            inverse = np.zeros(0, dtype=np.int64)
         n_k = hc.shape[1]
         log_surv = np.concatenate([np.zeros((hc.shape[0], 1)),
                                    np.cumsum(np.log(np.clip(1 - hc - hw, 1e-12, 1)), axis=1)], axis=1)
-        group, due, start = keys[:, 0], keys[:, 1], keys[:, 2]
         business = self.profile_business[group]
         k = self.offset(days[None, :], due[:, None], business[:, None])
         valid = (k >= start[:, None]) & (k >= KMIN) & (k <= KMAX) & (~business[:, None] | self.open_day(days)[None, :])

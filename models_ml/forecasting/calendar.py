@@ -26,25 +26,34 @@ def business_days(dates: pd.DatetimeIndex, country: str = "US") -> np.ndarray:
     dates = pd.DatetimeIndex(dates)
     if len(dates) == 0:
         return np.zeros(0, dtype=bool)
-    frame, rows = _rows(dates, country)
-    return frame["bday"].to_numpy(dtype=bool)[rows]
+    values, rows = _rows(dates, country)
+    return values[rows, -1] > 0
 
 
 def calendar_features(dates: pd.DatetimeIndex, country: str = "US") -> pd.DataFrame:
     """One row per date of `dates` (same order), float columns FEATURES."""
     dates = pd.DatetimeIndex(dates)
-    frame, rows = _rows(dates, country)
-    return pd.DataFrame(frame[FEATURES].to_numpy(dtype=float)[rows], index=dates, columns=FEATURES)
+    values, rows = _rows(dates, country)
+    return pd.DataFrame(values[rows, :-1], index=dates, columns=FEATURES)
 
 
-def _rows(dates: pd.DatetimeIndex, country: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _rows(dates: pd.DatetimeIndex, country: str) -> tuple[np.ndarray, np.ndarray]:
+    """The cached calendar as floats (FEATURES, then bday) and the row of each date in it."""
     # Whole years (one either side), so that the cache is hit by every window of a backtest.
-    frame = _calendar(f"{dates.min().year - 1}-01-01", f"{dates.max().year + 1}-12-31", country)
-    rows = (dates.normalize() - frame.index[0]).days.to_numpy()
-    return frame, rows
+    start, values = _calendar_values(f"{dates.min().year - 1}-01-01", f"{dates.max().year + 1}-12-31", country)
+    rows = (dates.normalize() - start).days.to_numpy()
+    return values, rows
 
 
 @lru_cache(maxsize=64)
+def _calendar_values(first: str, last: str, country: str) -> tuple[pd.Timestamp, np.ndarray]:
+    # Converted once: backtests ask for features hundreds of times.
+    frame = _calendar(first, last, country)
+    values = frame[[*FEATURES, "bday"]].to_numpy(dtype=float)
+    values.setflags(write=False)
+    return frame.index[0], values
+
+
 def _calendar(first: str, last: str, country: str) -> pd.DataFrame:
     days = pd.date_range(pd.Timestamp(first) - pd.Timedelta(days=PAD_DAYS),
                          pd.Timestamp(last) + pd.Timedelta(days=PAD_DAYS), freq="D")
