@@ -37,25 +37,43 @@ invoices as (
     from marts.fct_invoices where not is_void
 ),
 
+invoice_spans as (
+    -- An invoice whose last event came before a snapshot and left nothing open cannot be open then: only the
+    -- others are summed at each snapshot (the rest of the book would be summed to nothing, snapshot after snapshot).
+    select
+        invoice_id,
+        min(event_date) as first_event_date,
+        case when sum(amount) > 0.005 then date '9999-12-31' else max(event_date) end as may_be_open_until
+    from intermediate.int_ar_events
+    group by invoice_id
+),
+
+candidates as (
+    select s.snapshot_date, v.invoice_id
+    from snapshots as s
+    inner join invoice_spans as v
+        on v.first_event_date < s.snapshot_date and v.may_be_open_until >= s.snapshot_date
+),
+
 balances as (
     -- Open balance at the end of the day before the snapshot, and the label window's clearing.
     select
-        s.snapshot_date,
+        c.snapshot_date,
         e.invoice_id,
-        sum(case when e.event_date < s.snapshot_date then e.amount else 0 end) as open_amount,
-        sum(case when e.event_date < s.snapshot_date then e.amount_reporting else 0 end) as open_reporting,
-        sum(case when e.event_date < s.snapshot_date + {horizon} and e.event_type <> 'write_off'
+        sum(case when e.event_date < c.snapshot_date then e.amount else 0 end) as open_amount,
+        sum(case when e.event_date < c.snapshot_date then e.amount_reporting else 0 end) as open_reporting,
+        sum(case when e.event_date < c.snapshot_date + {horizon} and e.event_type <> 'write_off'
                  then e.amount else 0 end) as uncleared_after_horizon
-    from snapshots as s
+    from candidates as c
     inner join intermediate.int_ar_events as e
-        on e.event_date < s.snapshot_date + {horizon}
-    group by s.snapshot_date, e.invoice_id
+        on e.invoice_id = c.invoice_id and e.event_date < c.snapshot_date + {horizon}
+    group by c.snapshot_date, e.invoice_id
 ),
 
 attempt_facts as (
     select
-        a.invoice_id, a.account_id, a.attempt_method, a.decline_family, a.is_hard_decline, a.is_failed,
-        a.is_customer_initiated, a.card_expires_on,
+        a.attempt_id, a.attempted_at, a.invoice_id, a.account_id, a.attempt_method, a.decline_family,
+        a.is_hard_decline, a.is_failed, a.is_customer_initiated, a.card_expires_on,
         -- When the failure became known: the decline itself, or the ACH return.
         case when a.attempt_method = 'ach_debit' then coalesce(a.return_date, a.attempted_local_date)
              else a.attempted_local_date end as known_date,
@@ -68,8 +86,9 @@ failures as (
         s.snapshot_date, f.invoice_id,
         min(f.known_date) as first_failure_date,
         count(*) as failed_attempts,
-        arg_max(f.decline_family, f.known_date) as last_family,
-        arg_max(f.attempt_method, f.known_date) as last_method,
+        -- Ties on the day go to the later attempt: without a total order the pick would vary from run to run.
+        arg_max(f.decline_family, (f.known_date, f.attempted_at, f.attempt_id)) as last_family,
+        arg_max(f.attempt_method, (f.known_date, f.attempted_at, f.attempt_id)) as last_method,
         max(case when f.is_hard_decline then 1 else 0 end) as any_hard
     from snapshots as s
     inner join attempt_facts as f
@@ -79,7 +98,8 @@ failures as (
 ),
 
 cards as (
-    select s.snapshot_date, f.account_id, arg_max(f.card_expires_on, f.attempted_local_date) as card_expires_on
+    select s.snapshot_date, f.account_id, arg_max(f.card_expires_on, (f.attempted_local_date, f.attempted_at, f.attempt_id))
+        as card_expires_on
     from snapshots as s
     inner join attempt_facts as f
         on f.attempted_local_date < s.snapshot_date and f.card_expires_on is not null
