@@ -20,6 +20,7 @@ from data_quality.checks import run_quality_checks, write_results
 from models_ml.retry.recommend import recommend_retries
 from models_ml.worklist.build import build_worklist
 from models_ml.worklist.status import daily_status
+from pipelines.config import SETTINGS
 from pipelines.dbt_runner import DbtRun, run_dbt
 from pipelines.ingest import FileResult, ingest
 from pipelines.warehouse import building
@@ -113,6 +114,7 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
         con = duckdb.connect(str(tmp))
         try:
             con.execute("set TimeZone = 'UTC'")
+            con.execute("set memory_limit = ?", [SETTINGS.duckdb_memory_limit])
             step("risk model: train, evaluate, score")
             result.risk = run_risk(con, as_of, seed, result.notes)
             step("cash forecasts: backtest, forecast, project")

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines.config import DBT_PROJECT_DIR
+from pipelines.config import DBT_PROJECT_DIR, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,9 @@ def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: lis
     from dbt.cli.main import dbtRunner
 
     # profiles.yml reads the path from the environment: set it for this invocation only.
-    saved = {k: os.environ.get(k) for k in ("DUNNING_DBT_PATH", *(env or {}))}
+    saved = {k: os.environ.get(k) for k in ("DUNNING_DBT_PATH", "DUNNING_DUCKDB_MEMORY_LIMIT", *(env or {}))}
     os.environ["DUNNING_DBT_PATH"] = str(Path(warehouse).resolve())
+    os.environ["DUNNING_DUCKDB_MEMORY_LIMIT"] = SETTINGS.duckdb_memory_limit
     os.environ.update(env or {})
     target_path = DBT_PROJECT_DIR / "target"
     args = [

@@ -426,8 +426,7 @@ def ingest(raw_dir: Path, con: duckdb.DuckDBPyConnection, as_of: str | None = No
         raise IngestError(f"{raw_dir}: load folder not found")
     contract = load_contract()
     con.execute("set TimeZone = 'UTC'")
-    if SETTINGS.duckdb_memory_limit:  # validation tables of a large file then spill to disk beyond it
-        con.execute(f"set memory_limit = {sql_str(SETTINGS.duckdb_memory_limit)}")
+    con.execute(f"set memory_limit = {sql_str(SETTINGS.duckdb_memory_limit)}")  # beyond it, large files spill
     create_audit_tables(con)
     cutoff = extract_cutoff(raw_dir, as_of)
     results = []

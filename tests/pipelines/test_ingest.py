@@ -4,6 +4,7 @@ everywhere; the same folder always gives the same warehouse."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -359,3 +360,15 @@ def test_a_memory_limit_bounds_duckdb_during_ingest_and_loads_the_same_rows(smal
     assert con.execute("select current_setting('memory_limit')").fetchone()[0] in ("256.0 MiB", "244.1 MiB")
     expected = {r.entity: r.rows_loaded for r in clean[1]}
     assert {r.entity: r.rows_loaded for r in results} == expected
+
+
+def test_the_default_memory_limit_is_a_third_of_physical_memory_and_duckdb_accepts_it():
+    from pipelines.config import default_memory_limit
+
+    limit = default_memory_limit()
+    physical_mib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    assert limit.endswith("MiB") and abs(int(limit[:-3]) - physical_mib / 3) <= 1
+    con = duckdb.connect()
+    con.execute("set memory_limit = ?", [limit])
+    set_to = con.execute("select current_setting('memory_limit')").fetchone()[0]  # e.g. '7.8 GiB'
+    assert abs(float(set_to.split()[0]) * (1024 if set_to.endswith("GiB") else 1) - int(limit[:-3])) < 60
