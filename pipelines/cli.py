@@ -359,7 +359,8 @@ def evaluate(
     run_safely(_evaluate, warehouse, truth, reports)
 
 
-def _evaluate(warehouse: Path, truth: Path, reports: Path):
+def _evaluate(warehouse: Path, truth: Path, reports: Path, held_out=None):
+    """`held_out`: the risk step's held-out frame of the build just made (the demo), not to be recomputed."""
     from models_ml.forecasting import compare_with_oracle as compare_forecasts
     from models_ml.io import build_as_of, connect, table_exists
     from models_ml.risk.report import write_oracle_report
@@ -372,7 +373,7 @@ def _evaluate(warehouse: Path, truth: Path, reports: Path):
     con = connect(warehouse)
     try:
         as_of = build_as_of(con)
-        table, joined = compare_with_oracle(con, truth, as_of)
+        table, joined = compare_with_oracle(con, truth, as_of, test_scored=held_out)
         forecast = (compare_forecasts(con, truth, as_of)
                     if table_exists(con, "models", "forecast_backtest") else None)
     finally:
@@ -491,8 +492,9 @@ def demo(
 def _demo(serve: bool, port: int):
     raw = SETTINGS.demo_raw_dir
     _generate(raw, SETTINGS.demo_accounts, SETTINGS.demo_months, SETTINGS.demo_seed, "csv", "2026-10-31", False)
-    _build(raw, SETTINGS.warehouse, None, SETTINGS.reports_dir)
-    _evaluate(SETTINGS.warehouse, raw / "truth", SETTINGS.reports_dir)
+    result = _build(raw, SETTINGS.warehouse, None, SETTINGS.reports_dir)
+    _evaluate(SETTINGS.warehouse, raw / "truth", SETTINGS.reports_dir,
+              held_out=result.risk.test_frame if result.risk is not None else None)
     app_file = PROJECT_ROOT / "dashboards" / "app.py"
     if not serve:
         return

@@ -98,8 +98,9 @@ failures as (
 ),
 
 cards as (
-    select s.snapshot_date, f.account_id, arg_max(f.card_expires_on, (f.attempted_local_date, f.attempted_at, f.attempt_id))
-        as card_expires_on
+    select
+        s.snapshot_date, f.account_id,
+        arg_max(f.card_expires_on, (f.attempted_local_date, f.attempted_at, f.attempt_id)) as card_expires_on
     from snapshots as s
     inner join attempt_facts as f
         on f.attempted_local_date < s.snapshot_date and f.card_expires_on is not null

@@ -110,14 +110,20 @@ def score_items(model: RiskModel, today: pd.DataFrame, as_of: str) -> pd.DataFra
     }).sort_values(["expected_loss", "invoice_id"], ascending=[False, True]).reset_index(drop=True)
 
 
-def compare_with_oracle(con, truth_dir: Path, as_of: str, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The held-out comparison plus the oracle (truth/ probabilities). Evaluation only: never part of a build."""
-    snapshots = training_snapshots(con, as_of)
-    frame = build_features(con, snapshots, as_of)
-    frame = frame[frame[LABEL].notna()].copy()
-    frame[LABEL] = frame[LABEL].astype(int)
-    train, test = split_by_time(frame)
-    metrics, test_scored, _ = evaluate_models(train, test, seed)
+def compare_with_oracle(con, truth_dir: Path, as_of: str, seed: int = 0,
+                        test_scored: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The held-out comparison plus the oracle (truth/ probabilities). Evaluation only: never part of a build.
+
+    `test_scored` is the held-out frame of a build's risk step (RiskRun.test_frame) with the same seed and as-of
+    date: the same rows and scores this function would compute, so they are not computed twice.
+    """
+    if test_scored is None:
+        snapshots = training_snapshots(con, as_of)
+        frame = build_features(con, snapshots, as_of)
+        frame = frame[frame[LABEL].notna()].copy()
+        frame[LABEL] = frame[LABEL].astype(int)
+        train, test = split_by_time(frame)
+        _, test_scored, _ = evaluate_models(train, test, seed)
     truth = read_truth(truth_dir)
     # Truth is stated at month end; our snapshot is the start of the next day.
     truth["snapshot_date"] = pd.to_datetime(truth["snapshot_date"]) + pd.Timedelta(days=1)

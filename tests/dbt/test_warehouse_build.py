@@ -1,5 +1,5 @@
-"""End to end on a small generated book: `run_build` (ingest + dbt build with every data and unit test), the marts,
-the AR roll-forward reconciled again in Python, and `dbt docs generate`."""
+"""End to end on a small generated book: `run_build` (ingest + dbt build with every data test), dbt's unit tests on
+the built warehouse, the marts, the AR roll-forward reconciled again in Python, and `dbt docs generate`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 
 from pipelines.build import BuildResult, run_build
 from pipelines.config import DBT_PROJECT_DIR
@@ -59,11 +60,28 @@ def test_build_passes_every_dbt_node(build):
         statuses[node["unique_id"].split(".")[0]].add(node["status"])
     failing = [n["unique_id"] for n in results if n["status"] not in ("success", "pass", "no-op")]
     assert not failing
-    # The build ran the contracts' models and all three kinds of test, not an empty selection.
+    # The build ran the contracts' models, seeds and data tests, not an empty selection; unit tests are for CI.
     assert statuses["model"] == {"success"}
     assert statuses["test"] == {"pass"}
-    assert statuses["unit_test"] == {"pass"}
     assert statuses["seed"] == {"success"}
+    assert "unit_test" not in statuses
+
+
+def test_every_dbt_unit_test_passes_on_the_built_warehouse(build, tmp_path):
+    import shutil
+
+    from pipelines.dbt_runner import run_dbt
+
+    result, _ = build
+    copy = tmp_path / "unit.duckdb"
+    shutil.copyfile(result.warehouse, copy)
+    run = run_dbt(copy, result.as_of, "test", ["--select", "test_type:unit"])
+    defined = sum(len(yaml.safe_load(path.read_text()).get("unit_tests") or [])
+                  for path in (DBT_PROJECT_DIR / "models").rglob("*.yml"))
+    assert defined > 0
+    units = [r for r in run.results if r["unique_id"].startswith("unit_test.")]
+    assert len(units) == defined and all(r["status"] == "pass" for r in units)
+    assert {r["unique_id"].split(".")[0] for r in run.results} == {"unit_test", "operation"}  # + the run hook
 
 
 def test_every_mart_exists_and_has_rows(con):

@@ -157,3 +157,15 @@ def test_oracle_comparison_on_small_data(book):
     assert 0.6 < scorers.loc["oracle", "roc_auc"] <= 1
     assert scorers.loc["oracle", "roc_auc"] >= scorers.loc["rule_decline_family", "roc_auc"] - 0.02
     assert joined["p_not_paid_30d"].between(0, 1).all()
+
+
+def test_the_oracle_comparison_of_a_build_s_held_out_frame_equals_the_recomputed_one(book, tmp_path):
+    """The demo hands the build's held-out frame to the evaluation instead of training again: same figures."""
+    con, as_of, warehouse = book
+    truth = warehouse.parent / "raw" / "truth"
+    with writable_copy(warehouse, tmp_path) as copy:
+        run = train_evaluate_score(copy, as_of, seed=0)
+    reused, reused_joined = compare_with_oracle(con, truth, as_of, test_scored=run.test_frame)
+    recomputed, recomputed_joined = compare_with_oracle(con, truth, as_of)
+    pd.testing.assert_frame_equal(reused, recomputed)
+    pd.testing.assert_frame_equal(reused_joined.reset_index(drop=True), recomputed_joined.reset_index(drop=True))

@@ -15,7 +15,7 @@ select
     accounts.segment,
     accounts.collector,
     bool_or(snapshots.is_as_of_snapshot) as is_as_of_snapshot,
-    sum(snapshots.open_amount_reporting) as open_amount_reporting,
+    {{ money('sum(snapshots.open_amount_reporting)') }} as open_amount_reporting,
     count(*) as invoice_count,
     count(distinct snapshots.account_id) as account_count
 from snapshots

@@ -7,7 +7,9 @@ with retries as (
         e.attempt_method,
         e.decline_family,
         a.outcome = 'succeeded' as succeeded,
-        row_number() over (partition by a.invoice_id order by a.attempted_at, a.attempt_id) as retry_number
+        -- Cast: row_number is a bigint on DuckDB and an int on Spark.
+        cast(row_number() over (partition by a.invoice_id order by a.attempted_at, a.attempt_id) as integer)
+            as retry_number
     from {{ ref('fct_failed_payment_episodes') }} as e
     inner join {{ ref('fct_payment_attempts') }} as a
         on a.invoice_id = e.invoice_id
