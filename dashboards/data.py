@@ -39,7 +39,9 @@ NACHA_THRESHOLDS = {"unauthorized_return_rate": 0.005, "administrative_return_ra
 # Where a forecast may live: the brief's models.cash_forecast first, then the name the quality suites expect.
 FORECAST_TABLES = ("models.cash_forecast", "marts.fct_cash_forecast")
 # The tables a usable warehouse must have (the rest of a page degrades gracefully when optional ones are absent).
-REQUIRED_TABLES = ("raw._build_info", "marts.dim_accounts", "marts.fct_invoices", "reports.rpt_kpis_monthly")
+# A warehouse built by an older version lacks the newer report tables: "incomplete" says to rebuild it.
+REQUIRED_TABLES = ("raw._build_info", "marts.dim_accounts", "marts.fct_invoices", "reports.rpt_kpis_monthly",
+                   "reports.rpt_aging_trend", "reports.rpt_recovery_by_attempt")
 
 
 class WarehouseUnavailable(Exception):

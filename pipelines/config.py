@@ -14,10 +14,22 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
-def default_memory_limit() -> str:
-    """A third of physical memory, for every DuckDB the build runs (DuckDB's own default is 80 % of it)."""
+def available_memory() -> int:
+    """Bytes this process may use: physical memory, or the container's (cgroup) limit when that is lower."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return f"{max(total // 3 // 2**20, 256)}MiB"
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):  # cgroup v2, v1
+        try:
+            limit = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if limit.isdigit():
+            total = min(total, int(limit))
+    return total
+
+
+def default_memory_limit() -> str:
+    """A third of the available memory, for every DuckDB the build runs (DuckDB's own default is 80 % of it)."""
+    return f"{max(available_memory() // 3 // 2**20, 256)}MiB"
 
 
 @dataclass(frozen=True)

@@ -46,11 +46,6 @@ def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: lis
     """`dbt <command>` on `warehouse` (absolute DuckDB path) with vars as_of_date; raises DbtError on failure."""
     from dbt.cli.main import dbtRunner
 
-    # profiles.yml reads the path from the environment: set it for this invocation only.
-    saved = {k: os.environ.get(k) for k in ("DUNNING_DBT_PATH", "DUNNING_DUCKDB_MEMORY_LIMIT", *(env or {}))}
-    os.environ["DUNNING_DBT_PATH"] = str(Path(warehouse).resolve())
-    os.environ["DUNNING_DUCKDB_MEMORY_LIMIT"] = SETTINGS.duckdb_memory_limit
-    os.environ.update(env or {})
     target_path = DBT_PROJECT_DIR / "target"
     args = [
         *command.split(), "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
@@ -59,7 +54,12 @@ def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: lis
         *(extra_args or []),
     ]
     with _project_lock():  # one dbt invocation at a time per project: target/ and logs/ are shared
+        # profiles.yml reads the path and memory limit from the environment: set them for this invocation only.
+        saved = {k: os.environ.get(k) for k in ("DUNNING_DBT_PATH", "DUNNING_DUCKDB_MEMORY_LIMIT", *(env or {}))}
         try:
+            os.environ["DUNNING_DBT_PATH"] = str(Path(warehouse).resolve())
+            os.environ["DUNNING_DUCKDB_MEMORY_LIMIT"] = SETTINGS.duckdb_memory_limit
+            os.environ.update(env or {})
             result = dbtRunner().invoke(args)
         finally:
             _release_duckdb()

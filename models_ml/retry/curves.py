@@ -97,10 +97,3 @@ class RecoveryCurves:
         if known.any():
             p[known] = self.model_.predict_proba(design_matrix(frame[known], self.families_))[:, 1]
         return p
-
-    def slot_frame(self, family: str, method: str, failed_at: pd.Timestamp, slots: pd.DatetimeIndex,
-                   retry_number: int) -> pd.DataFrame:
-        frame = pd.DataFrame({"decline_family": family, "attempt_method": method, "attempted_at": slots,
-                              "hours_since_failure": (slots - failed_at).total_seconds() / 3600,
-                              "retry_number": float(retry_number)})
-        return frame.join(calendar_features(frame["attempted_at"]))
