@@ -25,8 +25,8 @@ def open_failures(con) -> pd.DataFrame:
         with last_attempt as (
             select invoice_id,
                    max(attempted_at) as last_attempt_at,
-                   arg_max(advice_code, attempted_at) as last_advice_code,
-                   arg_max(return_code, attempted_at) as last_return_code,
+                   arg_max(advice_code, (attempted_at, attempt_id)) as last_advice_code,
+                   arg_max(return_code, (attempted_at, attempt_id)) as last_return_code,
                    count(*) filter (where is_reattempt) as reattempts,
                    count(*) filter (where attempt_method = 'ach_debit' and is_reattempt) as represents,
                    bool_or(visa_category = '1' and is_failed) as had_visa_category_1

@@ -143,6 +143,33 @@ def test_every_retry_recommendation_respects_the_network_rules(worklist):
     assert retried["expected_success_probability"].between(0, 1).all()
 
 
+def test_reattempts_at_the_same_instant_are_numbered_by_attempt_id():
+    """Ties on the attempt time are broken by id, so the fitted curves (and recommendations) never vary by run."""
+    import duckdb
+
+    from models_ml.retry.curves import reattempt_history
+
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("""create table marts.fct_payment_attempts as select * from (values
+        ('A1', 'INV-1', timestamp '2026-01-01 10:00', true, 'insufficient_funds', 'card', 'failed'),
+        ('A3', 'INV-1', timestamp '2026-01-03 10:00', true, 'do_not_honor', 'card', 'failed'),
+        ('A2', 'INV-1', timestamp '2026-01-03 10:00', false, 'none', 'card', 'succeeded'))
+        as t(attempt_id, invoice_id, attempted_at, is_failed, decline_family, attempt_method, outcome)""")
+    con.execute("alter table marts.fct_payment_attempts add column is_customer_initiated boolean default false")
+    history = reattempt_history(con)
+    assert list(history["retry_number"]) == [1, 2]
+    assert list(history["succeeded"]) == [1, 0]  # A2 (succeeded) is numbered before A3 (failed)
+
+
+def test_retry_recommendations_are_the_same_on_every_run(worklist):
+    from models_ml.retry.recommend import recommend_retries
+
+    con, as_of, _ = worklist
+    first = recommend_retries(con, as_of)
+    pd.testing.assert_frame_equal(first, recommend_retries(con, as_of))
+
+
 def test_rule_check_refuses_hard_declines_and_exhausted_caps():
     row = pd.Series({"attempt_method": "card", "is_hard_decline": True, "resolution_path": "update_payment_method",
                      "card_brand": "visa", "had_visa_category_1": False, "is_never_retry": None, "reattempts": 0,
