@@ -39,8 +39,9 @@ class Settings:
     reports_dir: Path = Path(os.environ.get("DUNNING_REPORTS", PROJECT_ROOT / "reports"))
     close_timezone: str = os.environ.get("DUNNING_CLOSE_TZ", "America/New_York")
     # DuckDB's memory in ingest, dbt and the model steps, e.g. "4GB"; beyond it, large joins and sorts spill to
-    # disk. At 1,000,000 accounts 8GB took dbt's peak from 13.7 to 8.4 GB at no cost in time, 4GB took ingest's
-    # from 12.3 to 6.2 GB but its time from ~290 to 426 s (docs/performance.md).
+    # disk. At 1,000,000 accounts on 24 GB the default (7.8 GiB) took the build's peak from 14.5 to 11.6 GB: dbt's
+    # from 13.7 to 8.4 GB at no cost in time, ingest's from 12.3 to 10.1 GB for about a minute more
+    # (docs/performance.md).
     duckdb_memory_limit: str = os.environ.get("DUNNING_DUCKDB_MEMORY_LIMIT") or default_memory_limit()
     demo_accounts: int = 2000
     demo_months: int = 24
