@@ -23,7 +23,7 @@ from models_ml.worklist.status import daily_status
 from pipelines.config import SETTINGS
 from pipelines.dbt_runner import DbtRun, run_dbt
 from pipelines.ingest import FileResult, ingest
-from pipelines.warehouse import building
+from pipelines.warehouse import building, configure_session
 
 log = logging.getLogger(__name__)
 ENGINES = ("duckdb", "spark")
@@ -115,8 +115,7 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
             result.dbt = run_dbt(tmp, as_of, extra_args=["--exclude-resource-type", "unit_test"])
         con = duckdb.connect(str(tmp))
         try:
-            con.execute("set TimeZone = 'UTC'")
-            con.execute("set memory_limit = ?", [SETTINGS.duckdb_memory_limit])
+            configure_session(con, SETTINGS.duckdb_memory_limit)
             step("risk model: train, evaluate, score")
             result.risk = run_risk(con, as_of, seed, result.notes)
             step("cash forecasts: backtest, forecast, project")

@@ -29,6 +29,7 @@ import pyarrow.parquet as pq
 from data_quality.pan import mask_pan_array
 from pipelines.config import SETTINGS
 from pipelines.contract import Column, Contract, Entity, load_contract
+from pipelines.warehouse import configure_session
 
 log = logging.getLogger(__name__)
 
@@ -425,8 +426,7 @@ def ingest(raw_dir: Path, con: duckdb.DuckDBPyConnection, as_of: str | None = No
     if not raw_dir.is_dir():
         raise IngestError(f"{raw_dir}: load folder not found")
     contract = load_contract()
-    con.execute("set TimeZone = 'UTC'")
-    con.execute(f"set memory_limit = {sql_str(SETTINGS.duckdb_memory_limit)}")  # beyond it, large files spill
+    configure_session(con, SETTINGS.duckdb_memory_limit)
     create_audit_tables(con)
     cutoff = extract_cutoff(raw_dir, as_of)
     results = []

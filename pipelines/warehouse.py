@@ -16,6 +16,13 @@ from pathlib import Path
 import duckdb
 
 
+def configure_session(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    """Settings of every connection a build writes with: UTC timestamps and DuckDB's memory limit (beyond it,
+    large joins and sorts spill to disk; dbt gets the same limit through profiles.yml)."""
+    con.execute("set TimeZone = 'UTC'")
+    con.execute("set memory_limit = ?", [memory_limit])
+
+
 def staging_path(target: Path) -> Path:
     """A new name for every build, ending in the builder's pid (stale files of dead builders are removed).
 
