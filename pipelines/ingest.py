@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from data_quality.pan import mask_pan_array
+from data_quality.pan import MIN_PAN_DIGITS, mask_pan_array
 from pipelines.config import SETTINGS
 from pipelines.contract import Column, Contract, Entity, load_contract
 from pipelines.warehouse import configure_session
@@ -197,6 +197,8 @@ def mask_table(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
     for i, name in enumerate(table.column_names):
         if name == ROW or not pa.types.is_string(table.schema.field(i).type):
             continue
+        if (pc.max(pc.utf8_length(table.column(name))).as_py() or 0) < MIN_PAN_DIGITS:
+            continue  # no value is long enough to hold a card number: skip the scan
         masked, n = mask_pan_array(table.column(name))
         if n:
             table = table.set_column(i, name, masked)
@@ -205,17 +207,35 @@ def mask_table(table: pa.Table) -> tuple[pa.Table, dict[str, int]]:
 
 
 # ------------------------------------------------------------------------------------------- validation
-def _present(col: str) -> str:
-    return f"nullif(trim(\"{col}\"), '')"
+# Validation reads three layers over the registered source: each column's text once trimmed (_v_<col>), parsed
+# once to its contract type (_t_<col>), then every check over those. Only failing rows are kept (_bad); the
+# source is never copied whole.
+def text_value(name: str, table: str = "") -> str:
+    """A column's text without surrounding spaces; empty text is missing (null)."""
+    return f"nullif(trim({table + '.' if table else ''}\"{name}\"), '')"
+
+
+def parsed(column: Column, text: str) -> str:
+    """Text parsed to the column's contract type; timestamps become naive UTC (the session zone is UTC)."""
+    if column.type == "timestamp":
+        return f"cast(try_cast({text} as timestamptz) as timestamp)"
+    return f"try_cast({text} as {column.duckdb_type})"
+
+
+def _v(name: str) -> str:
+    return f"\"_v_{name}\""
+
+
+def _t(name: str) -> str:
+    return f"\"_t_{name}\""
 
 
 def column_checks(contract: Contract, entity: Entity, column: Column, cutoff: str | None) -> list[str]:
     """SQL expressions, each yielding a reason text (or null) for one column of one row."""
-    c, v = column.name, _present(column.name)
+    c, v, typed = column.name, _v(column.name), _t(column.name)
     checks = []
     if column.required:
         checks.append(f"case when {v} is null then 'missing required value' end")
-    typed = typed_value(column)
     low, high = contract.date_range
     if column.type == "timestamp":
         # A time of day then an offset: a bare date ends like an offset ("-10") and would pass as midnight UTC.
@@ -233,12 +253,12 @@ def column_checks(contract: Contract, entity: Entity, column: Column, cutoff: st
                           f"'after the extract time ({cutoff}): ' || {v} end")
     if column.enum:
         allowed = ", ".join(sql_str(e) for e in column.enum)
-        checks.append(f"case when {v} is not null and trim(\"{c}\") not in ({allowed}) then "
+        checks.append(f"case when {v} not in ({allowed}) then "
                       f"'unknown value ' || {sql_str(c)} || ' = ' || left({v}, 40) || "
                       f"' (allowed: {', '.join(column.enum)})' end")
     if column.pattern:
-        checks.append(f"case when {v} is not null and not regexp_full_match(trim(\"{c}\"), "
-                      f"{sql_str(column.pattern[1:-1])}) then 'bad format: ' || left({v}, 40) end")
+        checks.append(f"case when not regexp_full_match({v}, {sql_str(column.pattern[1:-1])}) "
+                      f"then 'bad format: ' || left({v}, 40) end")
     if column.min is not None:
         word = "negative amount" if column.min <= 0.01 and column.type == "decimal" else "below minimum"
         checks.append(f"case when {typed} < {column.min} then '{word} ({column.min:g} minimum): ' || {v} end")
@@ -247,67 +267,80 @@ def column_checks(contract: Contract, entity: Entity, column: Column, cutoff: st
     if column.type == "decimal":
         checks.append(f"case when abs({typed}) > {contract.max_amount} then 'absurd amount: ' || {v} end")
     if column.currency:
-        checks.append(f"case when {v} is not null and trim(\"{c}\") not in (select currency from _currencies) "
+        checks.append(f"case when {v} not in (select currency from _currencies) "
                       f"then 'unknown currency (no fx rate): ' || {v} end")
     if column.references:
         parent, key = column.references.split(".")
-        checks.append(f"case when {v} is not null and trim(\"{c}\") not in (select \"{key}\" from raw.{parent}) "
+        checks.append(f"case when {v} not in (select \"{key}\" from raw.{parent}) "
                       f"then 'unknown {c} (not in {parent}): ' || left({v}, 40) end")
     return checks
 
 
-def entity_checks(entity: Entity) -> list[tuple[str, str]]:
+def entity_checks(entity: Entity, has_duplicates: bool) -> list[tuple[str, str]]:
     """(column, SQL reason expression) for cross-column and cross-row rules of the contract."""
     checks = []
-    pk = ", ".join(f"trim(\"{k}\")" for k in entity.primary_key)
-    checks.append((entity.primary_key[0],
-                   f"case when row_number() over (partition by {pk} order by {ROW}) > 1 then "
-                   f"'duplicate {'/'.join(entity.primary_key)} (first seen at row ' || "
-                   f"min({ROW}) over (partition by {pk}) || ')' end"))
+    if has_duplicates:  # _first_row: the key's first row, joined from _duplicate_keys (null for unique keys)
+        checks.append((entity.primary_key[0],
+                       f"case when {ROW} > _first_row then 'duplicate {'/'.join(entity.primary_key)} "
+                       "(first seen at row ' || _first_row || ')' end"))
     if "due_not_before_invoice" in entity.checks:
-        checks.append(("due_date", "case when try_cast(due_date as date) < try_cast(invoice_date as date) "
+        checks.append(("due_date", f"case when {_t('due_date')} < {_t('invoice_date')} "
                                    "then 'due date before invoice date' end"))
     if "card_fields_for_cards" in entity.checks:
-        checks.append(("card_brand", "case when trim(method) = 'card' and nullif(trim(card_brand), '') is null "
+        checks.append(("card_brand", f"case when {_v('method')} = 'card' and {_v('card_brand')} is null "
                                      "then 'card attempt without card_brand' end"))
     if "application_currency_matches" in entity.checks:
-        checks.append(("invoice_id", "case when (select p.currency from raw.payments as p where p.payment_id = "
-                                     "trim(_src.payment_id)) <> (select i.currency from raw.invoices as i where "
-                                     "i.invoice_id = trim(_src.invoice_id)) then "
+        checks.append(("invoice_id", f"case when (select p.currency from raw.payments as p where p.payment_id = "
+                                     f"{_v('payment_id')}) <> (select i.currency from raw.invoices as i where "
+                                     f"i.invoice_id = {_v('invoice_id')}) then "
                                      "'payment currency differs from invoice currency' end"))
     return checks
 
 
-def validate(con: duckdb.DuckDBPyConnection, contract: Contract, entity: Entity, cutoff: str | None) -> None:
-    """Create _checked: the source rows plus _column and _reason of their first failing check (null = valid)."""
+def validate(con: duckdb.DuckDBPyConnection, contract: Contract, entity: Entity, cutoff: str | None) -> int:
+    """Create _bad: (_row, _column, _reason) of every source row that fails a check, with its first failing
+    check; return how many rows it holds."""
+    keys = ", ".join(f"trim(\"{k}\")" for k in entity.primary_key)
+    con.execute(f"""create or replace temp table _duplicate_keys as
+        select {', '.join(f'trim("{k}") as "{k}"' for k in entity.primary_key)}, min({ROW}) as _first_row
+        from _source group by {keys} having count(*) > 1""")
+    has_duplicates = con.execute("select count(*) from _duplicate_keys").fetchone()[0] > 0
     reasons: list[tuple[str, str]] = []
     for column in entity.columns:
         reasons += [(column.name, expr) for expr in column_checks(contract, entity, column, cutoff)]
-    reasons += entity_checks(entity)
-    columns_sql = ", ".join(f"{expr} as _r{i}" for i, (_, expr) in enumerate(reasons))
-    reason_sql = "coalesce(" + ", ".join(f"_r{i}" for i in range(len(reasons))) + ")"
+    reasons += entity_checks(entity, has_duplicates)
+    texts = ", ".join(f"{text_value(c.name, '_src')} as {_v(c.name)}" for c in entity.columns)
+    types = ", ".join(f"{parsed(c, _v(c.name))} as {_t(c.name)}" for c in entity.columns)
+    source = "_source as _src"
+    if has_duplicates:
+        on = " and ".join(f"_d.\"{k}\" = trim(_src.\"{k}\")" for k in entity.primary_key)
+        source += f" left join _duplicate_keys as _d on {on}"
+    checks = ", ".join(f"{expr} as _r{i}" for i, (_, expr) in enumerate(reasons))
     column_sql = "case " + " ".join(f"when _r{i} is not null then {sql_str(col)}"
                                     for i, (col, _) in enumerate(reasons)) + " end"
+    reason_sql = "coalesce(" + ", ".join(f"_r{i}" for i in range(len(reasons))) + ")"
     con.execute(f"""
-        create or replace temp table _checked as
-        select * exclude ({', '.join(f'_r{i}' for i in range(len(reasons)))}),
-               {column_sql} as _column, {reason_sql} as _reason
-        from (select _src.*, {columns_sql} from _source as _src)
+        create or replace temp table _bad as
+        select {ROW}, {column_sql} as _column, {reason_sql} as _reason
+        from (select {ROW}, {checks}
+              from (select *, {types}
+                    from (select _src.{ROW}, {'_d._first_row, ' if has_duplicates else ''}{texts} from {source})))
+        where {reason_sql} is not null
     """)
     if "applications_within_payment" in entity.checks:
         # Cash applied beyond what the payment brought in: the applications past the payment amount are bad.
-        con.execute("""
-            update _checked set _column = 'applied_amount', _reason = 'applications exceed payment amount'
-            from (
-                select a._row, sum(try_cast(a.applied_amount as decimal(18,2))) over (
-                           partition by trim(a.payment_id) order by a.applied_at, a._row
+        con.execute(f"""
+            insert into _bad
+            select {ROW}, 'applied_amount', 'applications exceed payment amount' from (
+                select a.{ROW}, sum(try_cast(a.applied_amount as decimal(18,2))) over (
+                           partition by trim(a.payment_id) order by a.applied_at, a.{ROW}
                            rows between unbounded preceding and current row) as running,
                        p.amount as paid
-                from _checked as a join raw.payments as p on p.payment_id = trim(a.payment_id)
-                where a._reason is null
-            ) as r
-            where _checked._row = r._row and r.running > r.paid + 0.005
+                from _source as a join raw.payments as p on p.payment_id = trim(a.payment_id)
+                where a.{ROW} not in (select {ROW} from _bad)
+            ) where running > paid + 0.005
         """)
+    return con.execute("select count(*) from _bad").fetchone()[0]
 
 
 # ------------------------------------------------------------------------------------------- loading
@@ -322,18 +355,11 @@ def create_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
         entity varchar, file varchar, column_name varchar, pans_masked bigint)""")
 
 
-def typed_value(column: Column) -> str:
-    """The column's text parsed to its contract type; timestamps become naive UTC (the session zone is UTC)."""
-    if column.type == "timestamp":
-        return f"cast(try_cast({_present(column.name)} as timestamptz) as timestamp)"
-    return f"try_cast({_present(column.name)} as {column.duckdb_type})"
-
-
 def typed_select(entity: Entity, present: set[str]) -> str:
     parts = []
     for column in entity.columns:
         if column.name in present:
-            value = typed_value(column)
+            value = parsed(column, text_value(column.name))
         else:
             value = f"cast(null as {column.duckdb_type})"
         parts.append(f"{value} as {column.name}")
@@ -364,24 +390,26 @@ def load_entity(con, contract: Contract, entity: Entity, path: Path | None, cuto
                 table = table.append_column(name, pa.nulls(table.num_rows, pa.string()))
         table, pan_counts = mask_table(table)
         con.register("_source", table)  # read in place: a copy of the largest file would double its memory
-        validate(con, contract, entity, cutoff)
+        bad = validate(con, contract, entity, cutoff)
+        # Rows load in file order: a plain scan keeps it; dropping the bad rows needs the sort.
+        keep = f"where {ROW} not in (select {ROW} from _bad) order by {ROW}" if bad else ""
         con.execute(f"create table raw.{entity.name} as select {typed_select(entity, set(entity.column_names))} "
-                    f"from _checked where _reason is null order by {ROW}")
-        record = "to_json(struct_pack(" + ", ".join(f"\"{c}\" := \"{c}\"" for c in entity.column_names) + "))"
+                    f"from _source {keep}")
+        record = "to_json(struct_pack(" + ", ".join(f"\"{c}\" := s.\"{c}\"" for c in entity.column_names) + "))"
         con.execute(f"""insert into raw._quarantine
-            select {sql_str(entity.name)}, {sql_str(path.name)}, {ROW}, _column, _reason, {record}
-            from _checked where _reason is not null order by {ROW}""")
+            select {sql_str(entity.name)}, {sql_str(path.name)}, b.{ROW}, b._column, b._reason, {record}
+            from _bad as b join _source as s on s.{ROW} = b.{ROW} order by b.{ROW}""")
         for row, reason in malformed:
             con.execute("insert into raw._quarantine values (?, ?, ?, ?, ?, ?)",
                         [entity.name, path.name, row, None, reason, None])
         loaded = con.execute(f"select count(*) from raw.{entity.name}").fetchone()[0]
-        quarantined = con.execute("select count(*) from _checked where _reason is not null").fetchone()[0]
         result = FileResult(entity.name, path.name, rows_read=table.num_rows + len(malformed), rows_loaded=loaded,
-                            rows_quarantined=quarantined + len(malformed), pans_masked=sum(pan_counts.values()),
+                            rows_quarantined=bad + len(malformed), pans_masked=sum(pan_counts.values()),
                             extra_columns=extra)
         for column, n in sorted(pan_counts.items()):
             con.execute("insert into raw._pan_mask_audit values (?, ?, ?, ?)", [entity.name, path.name, column, n])
-        con.execute("drop table _checked")
+        con.execute("drop table _bad")
+        con.execute("drop table _duplicate_keys")
         con.unregister("_source")
         if result.rows_read != result.rows_loaded + result.rows_quarantined:
             raise IngestError(f"{path.name}: conservation failed: read {result.rows_read}, loaded "
