@@ -24,10 +24,17 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from models_ml.forecasting.backtest import accuracy, cross_validation, weekly_accuracy
+from models_ml.forecasting.backtest import accuracy, cross_validation, cutoffs, weekly_accuracy
 from models_ml.forecasting.bottom_up import BottomUpEngine, load_book
 from models_ml.forecasting.calendar import business_days
-from models_ml.forecasting.ensemble import BottomUpForecaster, Combination, PointCache
+from models_ml.forecasting.ensemble import (
+    CALIBRATION_H,
+    MIN_TRAIN_DAYS,
+    BottomUpForecaster,
+    Combination,
+    PointCache,
+    inner_cutoffs,
+)
 from models_ml.forecasting.models import CalendarRegression, MovingAverage, SeasonalNaive, interval_columns
 from models_ml.io import read_frame, table_exists, write_table
 
@@ -107,6 +114,19 @@ def run_backtests(history: dict[str, pd.Series], engine: BottomUpEngine, cache: 
         windows = N_WINDOWS if sid == "total" else CHILD_WINDOWS
         frames.append(cross_validation(y, factories(engine, sid, cache), HORIZON, windows, STEP, sid, LEVELS))
     return pd.concat(frames, ignore_index=True)
+
+
+def bottom_up_keys(y: pd.Series, risk) -> list[tuple]:
+    """Every (origin, days, risk) the backtests and today's forecast ask the bottom-up engine for: the backtest
+    cutoffs and their calibration windows, today's calibration windows, and today's forecast with the risk scores.
+    Computed up front in parallel (BottomUpEngine.precompute); a key missed here is computed when asked for."""
+    days = max(HORIZON, CALIBRATION_H + 1)
+    origins = set(inner_cutoffs(y))
+    for cutoff in cutoffs(y.index[-1], HORIZON, N_WINDOWS, STEP):
+        train = y[:cutoff]
+        if len(train) >= MIN_TRAIN_DAYS:
+            origins |= {cutoff, *inner_cutoffs(train)}
+    return [(y.index[-1], max(FORECAST_DAYS, CALIBRATION_H + 1), risk), *((o, days, None) for o in sorted(origins))]
 
 
 def read_risk(con) -> pd.DataFrame | None:
@@ -278,9 +298,10 @@ def run_cash_forecasts(con, as_of: str) -> ForecastRun:
     history = load_cash_series(con, as_of)
     engine = BottomUpEngine(load_book(con, as_of))
     cache = PointCache()
+    risk = read_risk(con)
+    engine.precompute(bottom_up_keys(history["total"], risk))
     backtest = run_backtests(history, engine, cache)
     metrics = accuracy(backtest, history, LEVELS).merge(weekly_accuracy(backtest, LEVELS), on=["series_id", "model"])
-    risk = read_risk(con)
     daily, weights = forecast_now(history, engine, cache, risk, as_of)
     weekly = weekly_forecast(daily, as_of)
     ar = ar_projection(con, engine, daily, backtest, as_of)

@@ -17,6 +17,7 @@ from models_ml.io import read_frame
 
 CLOSE_TIMEZONE = "America/New_York"
 WORKDAY_HOURS = (9, 17)
+MAX_HISTORY_ROWS = 250_000  # beyond this, a seeded sample: ~60 coefficients need far fewer rows, fits cost linear time
 
 
 def calendar_features(at: pd.Series, timezone: str = CLOSE_TIMEZONE) -> pd.DataFrame:
@@ -83,12 +84,16 @@ def reattempt_history(con, before: str | None = None) -> pd.DataFrame:
 class RecoveryCurves:
     """P(reattempt succeeds | family, timing): a family-interacted logistic regression on reattempt history."""
 
-    def __init__(self, regularisation: float = 1.0):
+    def __init__(self, regularisation: float = 1.0, max_rows: int = MAX_HISTORY_ROWS, seed: int = 0):
         self.regularisation = regularisation
+        self.max_rows = max_rows
+        self.seed = seed
 
     def fit(self, history: pd.DataFrame) -> RecoveryCurves:
         if history["succeeded"].nunique() < 2:
             raise ValueError("not enough retry history to learn recovery curves (need successes and failures)")
+        if len(history) > self.max_rows:  # seeded, order kept: the same curves on every run
+            history = history.sample(self.max_rows, random_state=self.seed).sort_index()
         self.families_ = sorted(history["decline_family"].unique())
         X = design_matrix(history, self.families_)
         self.model_ = LogisticRegression(C=self.regularisation, max_iter=5000).fit(X, history["succeeded"])

@@ -293,3 +293,30 @@ def test_build_step_writes_tables_and_is_deterministic(monkeypatch):
     assert (pd.to_datetime(backtest["train_end"]) < pd.to_datetime(backtest["target_date"])).all()
     assert set(run.ar_projection["target"]) == {"month_end", "quarter_end"}
     assert len(contents[0]["cash_forecast_weekly"].query("series_id == 'total'")) == pipeline.WEEKS
+
+
+def test_precomputed_origins_are_every_origin_the_step_asks_for(monkeypatch):
+    """The build computes the bottom-up origins up front on threads: each later request must be a cache hit, and
+    the threaded results must equal the one-at-a-time ones."""
+    from models_ml.forecasting import pipeline
+    from models_ml.forecasting.bottom_up import BottomUpEngine
+
+    asked, computed = [], []
+    original = BottomUpEngine.expected_cash
+
+    def spy(self, origin, h, risk=None):
+        key = (origin, h, None if risk is None else id(risk))
+        asked.append(key)
+        if key not in self._cache:
+            computed.append(key)
+        return original(self, origin, h, risk)
+
+    monkeypatch.setattr(BottomUpEngine, "expected_cash", spy)
+    run = pipeline.run_cash_forecasts(tiny_warehouse(tiny_book()), "2024-12-31")
+    keys = pipeline.bottom_up_keys(run.history["total"], None)
+    assert len(computed) == len(set(computed)) == len(keys)  # each key once, all of them in the precompute
+    assert set(asked) == set(computed)  # nothing asked for later was missing from it
+    serial, threaded = BottomUpEngine(tiny_book()), BottomUpEngine(tiny_book())
+    threaded.precompute(keys, workers=2)
+    for key in keys:
+        pd.testing.assert_frame_equal(original(serial, *key), threaded._cache[(key[0], key[1], None)])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -222,3 +223,24 @@ def test_policy_simulator_replays_three_policies_within_the_rules(worklist, buil
     assert policies.loc["oracle", "expected_recovered_amount"] >= policies.loc["fixed_schedule",
                                                                                "expected_recovered_amount"]
     assert details["p_recovered_30d"].between(0, 1).all()
+
+
+def test_recovery_curves_fit_a_seeded_sample_of_a_long_history():
+    """Beyond max_rows the curves learn from a seeded sample: the same on every run, and exactly that sample's fit."""
+    from models_ml.retry.curves import RecoveryCurves
+
+    rng = np.random.default_rng(7)
+    n = 2_000
+    history = pd.DataFrame({
+        "decline_family": rng.choice(["insufficient_funds", "do_not_honor"], n),
+        "hours_since_failure": rng.uniform(1, 400, n), "retry_number": rng.integers(1, 5, n),
+        **{flag: rng.integers(0, 2, n).astype(float)
+           for flag in ("is_workday_hours", "is_before_workday", "is_weekday", "is_payday")},
+        "succeeded": rng.integers(0, 2, n)})
+    capped = RecoveryCurves(max_rows=500).fit(history)
+    again = RecoveryCurves(max_rows=500).fit(history)
+    sample = RecoveryCurves(max_rows=n).fit(history.sample(500, random_state=0).sort_index())
+    full = RecoveryCurves(max_rows=n).fit(history)
+    np.testing.assert_array_equal(capped.model_.coef_, again.model_.coef_)
+    np.testing.assert_allclose(capped.model_.coef_, sample.model_.coef_)
+    assert not np.allclose(capped.model_.coef_, full.model_.coef_)
