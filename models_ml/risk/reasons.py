@@ -63,10 +63,18 @@ def explain(model, frame: pd.DataFrame, top: int = 3) -> pd.DataFrame:
     base = score(frame)
     lifts = {}
     for name, (features, _) in REASON_GROUPS.items():
-        changed = frame.copy()
+        # Only rows whose group differs from the reference can move: the rest keep their score (lift 0), and
+        # skipping them saves most of the re-scoring (most items have no promise, dispute or failure history).
+        differs = np.zeros(len(frame), dtype=bool)
         for feature in features:
-            changed[feature] = model.reference_.get(feature)
-        lifts[name] = base - score(changed)
+            differs |= ~_equals(frame[feature], model.reference_.get(feature))
+        lift = np.zeros(len(frame))
+        if differs.any():
+            changed = frame[differs].copy()
+            for feature in features:
+                changed[feature] = model.reference_.get(feature)
+            lift[differs] = base[differs] - score(changed)
+        lifts[name] = lift
     lift = pd.DataFrame(lifts, index=frame.index)
     order = np.argsort(-lift.to_numpy(), axis=1)
     names = np.array(list(REASON_GROUPS))
@@ -83,3 +91,10 @@ def explain(model, frame: pd.DataFrame, top: int = 3) -> pd.DataFrame:
         for k in range(top):
             out[f"reason_{k + 1}"].append(texts[k] if k < len(texts) else "")
     return pd.DataFrame(out, index=frame.index)
+
+
+def _equals(values: pd.Series, reference) -> np.ndarray:
+    """values == reference, element-wise, with missing equal to missing."""
+    if reference is None or (not isinstance(reference, str) and pd.isna(reference)):
+        return values.isna().to_numpy()
+    return (values == reference).fillna(False).to_numpy(dtype=bool)

@@ -13,6 +13,7 @@ import pytest
 
 from models_ml.io import connect
 from models_ml.risk import evaluate as ev
+from models_ml.risk import reasons as reasons_module
 from models_ml.risk.features import CATEGORICAL, NUMERIC, build_features, training_snapshots
 from models_ml.risk.reasons import REASON_GROUPS, explain
 from models_ml.risk.train import LABEL, compare_with_oracle, train_evaluate_score
@@ -83,6 +84,13 @@ def test_scores_are_calibrated_deterministic_and_explained(book, tmp_path):
         first_con.close()
         second_con.close()
     pd.testing.assert_frame_equal(first.scores, second.scores)
+    # Reasons re-score only the rows whose feature group differs from the reference: the same as re-scoring all.
+    held_out = first.test_frame
+    every_row = explain(first.model, held_out)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reasons_module, "_equals", lambda values, reference: np.zeros(len(values), dtype=bool))
+        pd.testing.assert_frame_equal(every_row, explain(first.model, held_out))
+    assert (every_row["reason_1"] != "").any()
     model = first.metrics.set_index("scorer").loc["model"]
     # Small book (under 100 held-out items): calibration in the large, and a loose bound on the binned error.
     assert abs(model["mean_p"] - model["observed_rate"]) < 0.1, first.metrics
