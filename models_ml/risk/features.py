@@ -97,16 +97,6 @@ failures as (
     group by s.snapshot_date, f.invoice_id
 ),
 
-cards as (
-    select
-        s.snapshot_date, f.account_id,
-        arg_max(f.card_expires_on, (f.attempted_local_date, f.attempted_at, f.attempt_id)) as card_expires_on
-    from snapshots as s
-    inner join attempt_facts as f
-        on f.attempted_local_date < s.snapshot_date and f.card_expires_on is not null
-    group by s.snapshot_date, f.account_id
-),
-
 items as (
     select
         b.snapshot_date, i.invoice_id, i.account_id, i.currency, i.segment, i.billing_method,
@@ -122,6 +112,21 @@ items as (
     where b.open_amount > 0.005
         and cast(i.posted_at as date) < b.snapshot_date
         and (i.due_date <= b.snapshot_date + {due_soon} or f.invoice_id is not null)
+),
+
+item_accounts as (
+    -- Account-level history is needed only for accounts with an item at the snapshot.
+    select distinct snapshot_date, account_id from items
+),
+
+cards as (
+    select
+        s.snapshot_date, f.account_id,
+        arg_max(f.card_expires_on, (f.attempted_local_date, f.attempted_at, f.attempt_id)) as card_expires_on
+    from item_accounts as s
+    inner join attempt_facts as f
+        on f.account_id = s.account_id and f.attempted_local_date < s.snapshot_date and f.card_expires_on is not null
+    group by s.snapshot_date, f.account_id
 ),
 
 account_episodes as (
@@ -150,23 +155,23 @@ account_failures as (
 paid_history as (
     -- Invoices due in the past year that were settled (cash or credit, no write-off) before the snapshot.
     select
-        h.snapshot_date, i.account_id,
-        avg(case when h.settle_date > i.due_date then 1.0 else 0.0 end) as late_paid_share_365d,
-        avg(greatest(date_diff('day', i.due_date, h.settle_date), 0)) as avg_days_late_365d
+        h.snapshot_date, h.account_id,
+        avg(case when h.settle_date > h.due_date then 1.0 else 0.0 end) as late_paid_share_365d,
+        avg(greatest(date_diff('day', h.due_date, h.settle_date), 0)) as avg_days_late_365d
     from (
         select
-            s.snapshot_date, e.invoice_id,
+            s.snapshot_date, i.account_id, i.invoice_id, i.due_date,
             max(e.event_date) as settle_date,
             sum(e.amount) as balance,
             max(case when e.event_type = 'write_off' then 1 else 0 end) as has_write_off
-        from snapshots as s
+        from item_accounts as s
+        inner join invoices as i on i.account_id = s.account_id and i.due_date >= s.snapshot_date - 365
         inner join intermediate.int_ar_events as e
-            on e.event_date < s.snapshot_date and e.event_date >= s.snapshot_date - 500
-        group by s.snapshot_date, e.invoice_id
+            on e.invoice_id = i.invoice_id and e.event_date < s.snapshot_date and e.event_date >= s.snapshot_date - 500
+        group by s.snapshot_date, i.account_id, i.invoice_id, i.due_date
     ) as h
-    inner join invoices as i on i.invoice_id = h.invoice_id
-    where h.balance <= 0.005 and h.has_write_off = 0 and i.due_date >= h.snapshot_date - 365
-    group by h.snapshot_date, i.account_id
+    where h.balance <= 0.005 and h.has_write_off = 0
+    group by h.snapshot_date, h.account_id
 ),
 
 write_offs as (
