@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines import threadsafe_ast
 from pipelines.config import DBT_PROJECT_DIR, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def run_dbt(warehouse: Path, as_of: str, command: str = "build", extra_args: lis
     """`dbt <command>` on `warehouse` (absolute DuckDB path) with vars as_of_date; raises DbtError on failure."""
     from dbt.cli.main import dbtRunner
 
+    threadsafe_ast.install()  # dbt's worker threads parse Jinja literals concurrently
     target_path = DBT_PROJECT_DIR / "target"
     args = [
         *command.split(), "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
