@@ -4,18 +4,23 @@ At an origin date o (everything known up to and including o):
 - payment timing: amount-weighted discrete hazards of cash and of write-off by day relative to the due date,
   per segment x billing method x payer profile (Kaplan-Meier style: an invoice is at risk from its issue until
   it is cleared or until o, so recent invoices count without waiting for their outcome), each shrunk towards
-  its segment x billing method hazard, which is shrunk towards the pooled one;
+  its segment x billing method x kind hazard, which is shrunk towards its kind's;
+- kinds of payment (see CARD ... AP_RUN_CUSTOMER): card charges and ACH debits run on the biller's schedule and
+  are timed in days or business days from the due date; a customer paying an invoice is timed by the day it
+  meant to pay, and its money lands on the next business day, or on the next accounts-payable run (the
+  15th-or-next and the last business day) for a payer on runs. The day meant is not seen: learning spreads each
+  receipt over the days since the previous landing day;
 - payer profile, from the account's own history known at o: how often it paid within a few days of the due
-  date in the last six months (unknown, mostly, sometimes, rarely) and whether it pays on accounts-payable
-  runs (most of its non-card receipts on the 15th-or-next or the last business day);
+  date in the last 400 days (unknown, mostly, sometimes, rarely) and whether it pays on accounts-payable runs
+  (the odds of its group, updated by where its own receipts landed);
 - open items: every invoice issued by o with a balance at o; its expected cash on day o+j is the balance times
   the chance it is paid that day given it was still open at o;
 - new billing: accounts billed monthly in the last 35 days are billed again on the same day of later months
   (median of their last three amounts, times the observed monthly continuation rate); annual invoices recur
   12 months on;
 - the payment method of the cash: its share by segment and billing method in the history;
-- receipts other than cards never land on a closed day: expected amounts on weekends and holidays move to the
-  next business day.
+- receipts other than cards never land on a closed day: expected amounts on weekends and holidays (card
+  customers who pay a failed charge by wire) move to the next business day.
 """
 
 from __future__ import annotations
@@ -39,11 +44,21 @@ ROLL_PAD_DAYS = 21
 # Payer profiles: on-time tier (0 no history, 1 mostly on time, 2 sometimes, 3 rarely) + 4 x AP-run payer.
 TIERS = 4
 PROFILES = 2 * TIERS
-ON_TIME_WINDOW_DAYS = 182
+ON_TIME_WINDOW_DAYS = 400  # a year and a month: an annual account's last invoice counts
 ON_TIME_GRACE_DAYS = 3
 TIER_BOUNDS = (0.8, 0.4)  # share of recent invoices paid on time: >= 0.8 mostly, >= 0.4 sometimes, else rarely
 AP_PAYER_MIN_RECEIPTS = 3
 AP_PAYER_SHARE = 0.7  # AP-run days are about 1 business day in 10: 70 % of receipts on them is no accident
+AP_WINDOW_DAYS = 730
+# Who starts a payment decides how its day is modelled. The biller charges cards on any day and debits ACH on
+# business days: their timing is counted in days (cards) or business days (ACH) from the due date. A customer paying
+# an invoice means to pay on some day and the money lands on the next business day, or, for a payer on
+# accounts-payable runs, on the next run: their timing is the intended day, counted in days from the due date, and
+# lands on the payer's landing days. Kinds of profile group:
+CARD, ACH, CUSTOMER, AP_RUN_CUSTOMER = 0, 1, 2, 3
+KINDS = 4
+ALL_DAYS, BUSINESS, AP_RUNS = 0, 1, 2  # landing calendars
+LOOKBACK_DAYS = 20  # an intended day can lie this far before the origin (the gap between AP runs is at most 17)
 
 
 @dataclass
@@ -125,15 +140,29 @@ class BottomUpEngine:
         self.due_day = _days(inv["due_date"])
         self.settled_day = _days(inv["settled_date"])
         self.cash_day = _days(cash["date"])
-        # Card charges run on any day (calendar clock); other receipts count business days from the due date.
-        self.business_group = np.array([billing != "card_autopay" for _, billing in self.groups])
-        self.business = self.business_group[self.group_of]
-        # Groups x payer profiles: id = group * PROFILES + profile.
-        self.profile_business = np.repeat(self.business_group, PROFILES)
-        self.profile_base = np.repeat(np.arange(len(self.groups)), PROFILES)
+        # Groups x payer profiles: id = group * PROFILES + profile; each has a kind (see KINDS).
+        n_g = len(self.groups)
+        by_biller = {"card_autopay": CARD, "ach_debit": ACH}
+        group_kind = np.array([by_biller.get(billing, CUSTOMER) for _, billing in self.groups])
+        ap_bit = np.tile(np.arange(PROFILES) >= TIERS, n_g)
+        self.profile_kind = np.where((np.repeat(group_kind, PROFILES) == CUSTOMER) & ap_bit, AP_RUN_CUSTOMER,
+                                     np.repeat(group_kind, PROFILES))
+        self.profile_landing = np.select([self.profile_kind == ACH, self.profile_kind == CUSTOMER,
+                                          self.profile_kind == AP_RUN_CUSTOMER], [BUSINESS, BUSINESS, AP_RUNS],
+                                         ALL_DAYS)
+        self.profile_base = np.repeat(np.arange(n_g), PROFILES)
+        # Hazards are shrunk towards their group x kind's, which are shrunk towards their kind's.
+        self.profile_parent = self.profile_base * KINDS + self.profile_kind
+        self.customer_paid_group = group_kind == CUSTOMER
+        self.customer_paid = self.customer_paid_group[self.group_of]
+        # ACH timing counts business days; every other counts days.
+        self.business_clock = (group_kind == ACH)[self.group_of]
         # Sorted codes, so grouping by code orders accounts as grouping by their ids would.
         self.account_codes, self.accounts = pd.factorize(inv["account_id"], sort=True)
         self.by_account = np.lexsort((self.invoice_day, self.account_codes))  # stable: by account, then date
+        # Each account's group: its latest invoice's (segment x billing method).
+        self.account_group = np.zeros(len(self.accounts), dtype=np.int64)
+        self.account_group[self.account_codes[self.by_account]] = self.group_of[self.by_account]
         self.invoice_dates = inv["invoice_date"].to_numpy()
         self.due_dates = inv["due_date"].to_numpy()
         self.invoice_period = (inv["invoice_date"].dt.year * 12 + inv["invoice_date"].dt.month).to_numpy()
@@ -141,17 +170,24 @@ class BottomUpEngine:
         cal_hi = max(int(self.due_day.max()) if len(inv) else 0, _day(book.as_of)) + 800
         days = pd.date_range(pd.Timestamp(np.datetime64(self.cal_lo, "D")), periods=cal_hi - self.cal_lo, freq="D")
         self.is_bday = business_days(days, country)
-        self.bpos = np.cumsum(self.is_bday)
         cal = calendar_features(days, country)
         self.is_ap_day = ((cal["mid_bday"] + cal["last_bday"]) > 0).to_numpy()
-        # Offsets that do not depend on the origin, computed once: each invoice's entry into the risk set, each
-        # receipt's and each write-off's offset from its invoice's due date.
-        self.entry = np.clip(self.entry_offset(self.invoice_day, self.due_day, self.business), KMIN, KMAX)
-        self.cash_offset = np.maximum(
-            self.offset(self.cash_day, self.due_day[self.cash_row], self.business[self.cash_row]),
-            self.entry[self.cash_row])
+        # Per landing calendar: which days money lands on, and how many such days there are up to each day.
+        self.landing_days = np.stack([np.ones(len(days), dtype=bool), self.is_bday, self.is_ap_day])
+        self.landing_pos = np.cumsum(self.landing_days, axis=1)
+        # Offsets from the due date that do not depend on the origin, computed once (int16 after clipping to one
+        # beyond the range followed, which keeps every comparison the hazards make): each invoice's entry into the
+        # risk set, each receipt's day, each write-off's; and for a customer's receipt, the first day it may have
+        # been meant for on each landing calendar (which one applies changes with the origin: see meant_range).
+        clock = np.where(self.business_clock, BUSINESS, ALL_DAYS)
         settled = np.minimum(self.settled_day, cal_hi)  # never-settled invoices: any day (their offset is unused)
-        self.write_off_offset = np.maximum(self.offset(settled, self.due_day, self.business), self.entry)
+        self.entry = np.clip(self.entry_offset(self.invoice_day, self.due_day, clock), KMIN, KMAX).astype(np.int16)
+        self.cash_offset = np.maximum(_clip16(self.offset(self.cash_day, self.due_day[self.cash_row],
+                                                          clock[self.cash_row])), self.entry[self.cash_row])
+        self.write_off_offset = np.maximum(_clip16(self.offset(settled, self.due_day, clock)), self.entry)
+        issued = self.invoice_day[self.cash_row]
+        self.meant_from = {cal: _clip16(np.maximum(self.previous_landing(self.cash_day, cal) + 1, issued)
+                                        - self.due_day[self.cash_row]) for cal in (BUSINESS, AP_RUNS)}
         # Monthly continuation: (account, month) pairs billed monthly, and whether the next month was billed too.
         monthly = ~self.is_annual
         self.billed_months = np.unique(self.account_codes[monthly].astype(np.int64) * 100_000
@@ -160,20 +196,42 @@ class BottomUpEngine:
         self._cache: dict[tuple, pd.DataFrame] = {}
 
     # ---------------------------------------------------------------------------------- clocks
-    def _pos(self, days: np.ndarray) -> np.ndarray:
-        """Business days on or before each day (days as day numbers)."""
-        return self.bpos[np.clip(days - self.cal_lo, 0, len(self.bpos) - 1)]
+    def _pos(self, days: np.ndarray, landing) -> np.ndarray:
+        """Landing days of the `landing` calendar on or before each day (days as day numbers)."""
+        return self.landing_pos[landing, np.clip(days - self.cal_lo, 0, self.landing_pos.shape[1] - 1)]
 
-    def offset(self, days: np.ndarray, due: np.ndarray, business: np.ndarray) -> np.ndarray:
-        """Days (calendar clock) or business days (business clock, 0 = the due date rolled forward) after due."""
-        return np.where(business, self._pos(days) - self._pos(due - 1) - 1, days - due)
+    def offset(self, days: np.ndarray, due: np.ndarray, clock) -> np.ndarray:
+        """Days (clock ALL_DAYS) or business days (clock BUSINESS, 0 = the due date rolled forward) after due."""
+        return self._pos(days, clock) - self._pos(due - 1, clock) - 1
 
-    def entry_offset(self, issued: np.ndarray, due: np.ndarray, business: np.ndarray) -> np.ndarray:
+    def entry_offset(self, issued: np.ndarray, due: np.ndarray, clock) -> np.ndarray:
         """Offset of the first day an invoice can be paid: its issue day (or the first business day from it)."""
-        return np.where(business, self._pos(issued - 1) - self._pos(due - 1), issued - due)
+        return self._pos(issued - 1, clock) - self._pos(due - 1, clock)
 
-    def open_day(self, days: np.ndarray) -> np.ndarray:
-        return self.is_bday[np.clip(days - self.cal_lo, 0, len(self.is_bday) - 1)]
+    def lands(self, days: np.ndarray, landing) -> np.ndarray:
+        """Whether money lands on each day on the `landing` calendar."""
+        return self.landing_days[landing, np.clip(days - self.cal_lo, 0, self.landing_days.shape[1] - 1)]
+
+    def last_landing(self, day: int, landing: int) -> int:
+        """The latest landing day of the `landing` calendar on or before `day` (day numbers)."""
+        marks = np.flatnonzero(self.landing_days[landing, :max(day - self.cal_lo + 1, 1)])
+        return self.cal_lo + (int(marks[-1]) if len(marks) else 0)
+
+    def previous_landing(self, days: np.ndarray, landing: int) -> np.ndarray:
+        """The latest landing day of the `landing` calendar strictly before each day (day numbers)."""
+        pos = np.clip(days - self.cal_lo, 0, self.landing_pos.shape[1] - 1)
+        before = self.landing_pos[landing, pos] - self.landing_days[landing, pos]  # landing days before each day
+        marks = np.flatnonzero(self.landing_days[landing])
+        return self.cal_lo + np.where(before > 0, marks[np.maximum(before - 1, 0)], -1)
+
+    def meant_range(self, rows: np.ndarray, landing: np.ndarray, censor: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Offsets (first, last) of the days each customer's receipt `rows` (cash rows) may have been meant for,
+        on its `landing` calendar: after the previous landing day (and from the invoice's issue) up to the day it
+        landed, but not beyond its invoice's `censor` offset (by invoice row). Learning spreads the receipt
+        evenly over them: which of those days was meant is not seen."""
+        last = np.minimum(self.cash_offset[rows], censor[self.cash_row[rows]])
+        first = np.where(landing == AP_RUNS, self.meant_from[AP_RUNS][rows], self.meant_from[BUSINESS][rows])
+        return np.minimum(first, last), last
 
     # ---------------------------------------------------------------------------------- point-in-time state
     def state(self, origin: pd.Timestamp):
@@ -208,78 +266,136 @@ class BottomUpEngine:
         n = np.bincount(acc[window], minlength=n_acc)
         rate = np.divide(np.bincount(acc[window & on_time], minlength=n_acc), n, out=np.zeros(n_acc), where=n > 0)
         tier = np.where(n == 0, 0, np.where(rate >= TIER_BOUNDS[0], 1, np.where(rate >= TIER_BOUNDS[1], 2, 3)))
-        # AP-run payers: most non-card receipts of the last year on the 15th-or-next or last business day.
-        recent = (self.cash_day <= o) & (self.cash_day > o - 365) & ~self.cash_is_card
-        payer = acc[r[recent]]
-        on_ap = self.is_ap_day[np.clip(self.cash_day[recent] - self.cal_lo, 0, len(self.is_ap_day) - 1)]
-        receipts = np.bincount(payer, minlength=n_acc)
-        ap = (receipts >= AP_PAYER_MIN_RECEIPTS) & (np.bincount(payer[on_ap], minlength=n_acc)
-                                                   >= AP_PAYER_SHARE * receipts)
-        out = tier + TIERS * ap
+        out = tier + TIERS * self.ap_payers(origin)
         self._cache[key] = out
         return out
+
+    def ap_payers(self, origin: pd.Timestamp) -> np.ndarray:
+        """Whether each account (by code) pays its invoices on accounts-payable runs (the 15th-or-next and the last
+        business day), as the odds stand at origin: its group's share of AP-run payers among accounts with a
+        clear history (at least AP_PAYER_MIN_RECEIPTS receipts, AP_PAYER_SHARE of them on runs), updated by each
+        of its own non-card receipts of the last AP_WINDOW_DAYS (on a run: likely a payer; off a run: likely not).
+        An annual account with one receipt in a year, or a new account, so gets its group's odds."""
+        o, n_acc = _day(origin), len(self.accounts)
+        recent = (self.cash_day <= o) & (self.cash_day > o - AP_WINDOW_DAYS) & ~self.cash_is_card
+        payer = self.account_codes[self.cash_row[recent]]
+        cash_pos = np.clip(self.cash_day[recent] - self.cal_lo, 0, len(self.is_ap_day) - 1)
+        on_ap = self.is_ap_day[cash_pos]
+        n = np.bincount(payer, minlength=n_acc)
+        m = np.bincount(payer[on_ap], minlength=n_acc)
+        group = self.account_group
+        customer_paid = self.customer_paid_group[group]
+        clear = customer_paid & (n >= AP_PAYER_MIN_RECEIPTS)
+        confident = clear & (m >= AP_PAYER_SHARE * n)
+        n_g = len(self.groups)
+        prior = (np.bincount(group[confident], minlength=n_g) + 1) / (np.bincount(group[clear], minlength=n_g) + 2)
+        # How often receipts land on runs: for clear payers (a), and for anyone else (b: runs among business days).
+        a = np.clip((m[confident].sum() + 1) / (n[confident].sum() + 2), 0.5, 0.99)
+        window = self.is_bday[max(o - AP_WINDOW_DAYS - self.cal_lo, 0):o - self.cal_lo + 1]
+        b = np.clip(self.is_ap_day[max(o - AP_WINDOW_DAYS - self.cal_lo, 0):o - self.cal_lo + 1][window].mean()
+                    if window.any() else 0.1, 0.01, a - 0.01)
+        log_odds = (np.log(prior[group] / (1 - prior[group])) + m * np.log(a / b)
+                    + (n - m) * np.log((1 - a) / (1 - b)))
+        return customer_paid & (log_odds > 0)
 
     def profile_groups(self, origin: pd.Timestamp) -> np.ndarray:
         """Each invoice's group x payer profile id at origin."""
         return self.group_of * PROFILES + self.profiles(origin)
 
-    def _risk_events(self, origin: pd.Timestamp) -> dict[str, np.ndarray]:
-        """What enters and leaves the risk set up to origin, as invoice rows and offsets."""
+    def censor_days(self, origin: pd.Timestamp, pg: np.ndarray) -> np.ndarray:
+        """Per invoice (profile group `pg`): the last day whose outcome is known at origin. For a customer it is
+        the last landing day on or before the origin: a day meant after it lands after the origin."""
+        o = _day(origin)
+        landing = self.profile_landing[pg]
+        out = np.full(len(pg), o, dtype=np.int64)
+        for cal in (BUSINESS, AP_RUNS):
+            out[self.customer_paid & (landing == cal)] = self.last_landing(o, cal)
+        return out
+
+    def _risk_events(self, origin: pd.Timestamp, pg: np.ndarray) -> dict[str, np.ndarray]:
+        """What enters and leaves the risk set up to origin, as invoice rows and offsets (`pg`: each invoice's
+        profile group at origin)."""
         issued, known, written, _, _ = self.state(origin)
         entry = self.entry
-        censor = np.clip(self.offset(np.full(len(self.due_day), _day(origin)), self.due_day, self.business),
-                         KMIN - 1, KMAX)
+        censor_day = self.censor_days(origin, pg)
+        clock = np.where(self.business_clock, BUSINESS, ALL_DAYS)
+        censor = np.clip(self.offset(censor_day, self.due_day, clock), KMIN - 1, KMAX)
         use = issued & (entry <= censor)
-        # Cash events: an amount paid at offset t leaves the risk set from t+1 until the invoice's censor day.
+        # Cash events: a receipt on a biller's schedule happened on its day; a customer's was meant for one of a
+        # range of days (meant_range), over which it is spread evenly.
         cash = np.flatnonzero(known)
         cash = cash[use[self.cash_row[cash]]]
+        first, last = self.cash_offset[cash], self.cash_offset[cash]
+        customer = self.customer_paid[self.cash_row[cash]]
+        rows = cash[customer]
+        first[customer], last[customer] = self.meant_range(rows, self.profile_landing[pg[self.cash_row[rows]]], censor)
         w = np.flatnonzero(use & written)
-        events = {"use": use, "rows": np.flatnonzero(use), "censor": censor, "entry": entry,
-                  "cash_row": self.cash_row[cash], "cash_t": self.cash_offset[cash], "cash_a": self.cash_amount[cash],
-                  "wo_row": w, "wo_t": self.write_off_offset[w], "wo_a": self.write_off_amount[w]}
-        return events
+        return {"use": use, "rows": np.flatnonzero(use), "censor": censor, "entry": entry,
+                "cash_row": self.cash_row[cash], "cash_first": first, "cash_last": last,
+                "cash_a": self.cash_amount[cash],
+                "wo_row": w, "wo_first": self.write_off_offset[w], "wo_last": self.write_off_offset[w],
+                "wo_a": self.write_off_amount[w]}
 
     def _at_risk(self, e: dict[str, np.ndarray], g: np.ndarray, n_g: int):
         """Amount at risk, cash and write-offs by group and offset; and each group's typical invoice amount."""
         n_k = KMAX - KMIN + 1
         censor, amount, rows = e["censor"], self.amount, e["rows"]
+        # Difference arrays along the offsets (cumulated below): an amount entering the risk set at offset t is
+        # +a at t; an event spread evenly over offsets first..last is a box, +h at first and -h after last (a
+        # second difference, `leave`, for the amounts leaving the risk set one piece a day).
         risk_diff = np.zeros((n_g, n_k + 2))
-        cash_k = np.zeros((n_g, n_k))
-        wo_k = np.zeros((n_g, n_k))
+        leave = np.zeros((n_g, n_k + 2))
+        cash_diff = np.zeros((n_g, n_k + 1))
+        wo_diff = np.zeros((n_g, n_k + 1))
         _accumulate(risk_diff, g[rows], e["entry"][rows] - KMIN, amount[rows])
         _accumulate(risk_diff, g[rows], censor[rows] - KMIN + 1, -amount[rows])
-        # Cash and write-offs leave the risk set from the day after they happen until the censor day.
-        for r, t, a, events in ((e["cash_row"], e["cash_t"], e["cash_a"], cash_k),
-                                (e["wo_row"], e["wo_t"], e["wo_a"], wo_k)):
-            inside = t <= KMAX
-            _accumulate(events, g[r[inside]], t[inside] - KMIN, a[inside])
-            later = t < censor[r]
-            _accumulate(risk_diff, g[r[later]], t[later] - KMIN + 1, -a[later])
-            _accumulate(risk_diff, g[r[later]], censor[r[later]] - KMIN + 1, a[later])
+        # Each piece of cash or write-off counts as an event on its day and leaves the risk set from the next day
+        # until the censor day (a piece on or after the censor day never left it: it was not known).
+        for r, first, last, a, events in ((e["cash_row"], e["cash_first"], e["cash_last"], e["cash_a"], cash_diff),
+                                          (e["wo_row"], e["wo_first"], e["wo_last"], e["wo_a"], wo_diff)):
+            first, last = first.astype(np.int64), last.astype(np.int64)
+            piece = a / (last - first + 1)
+            inside = first <= KMAX
+            _accumulate(events, g[r[inside]], first[inside] - KMIN, piece[inside])
+            _accumulate(events, g[r[inside]], np.minimum(last[inside], KMAX) - KMIN + 1, -piece[inside])
+            c = censor[r].astype(np.int64)
+            known_last = np.minimum(last, c - 1)
+            left = known_last >= first
+            r, first, known_last, c, piece = r[left], first[left], known_last[left], c[left], piece[left]
+            _accumulate(leave, g[r], first - KMIN + 1, -piece)
+            _accumulate(leave, g[r], known_last - KMIN + 2, piece)
+            _accumulate(risk_diff, g[r], c - KMIN + 1, piece * (known_last - first + 1))
+        risk_diff += np.cumsum(leave, axis=1)
         at_risk = np.clip(np.cumsum(risk_diff, axis=1)[:, :n_k], 0, None)
+        cash_k = np.cumsum(cash_diff, axis=1)[:, :n_k]
+        wo_k = np.cumsum(wo_diff, axis=1)[:, :n_k]
         use = e["use"]
         typical = pd.Series(amount[use]).groupby(g[use]).median().reindex(range(n_g), fill_value=0.0).to_numpy()
         return at_risk, cash_k, wo_k, typical
 
     def hazards(self, origin: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
         """Cash and write-off hazards, arrays (groups x PROFILES) x (KMAX-KMIN+1), learned from what is known at
-        origin: each group x profile hazard is shrunk towards its group's, and each group's towards the pooled."""
+        origin: each group x profile hazard is shrunk towards its group x kind's, and that towards its kind's."""
         key = ("hazards", origin)
         if key in self._cache:
             return self._cache[key]
         n_g = len(self.groups)
-        events = self._risk_events(origin)  # shared by the two groupings
-        at_risk, cash_k, wo_k, typical = self._at_risk(events, self.group_of, n_g)
-        pooled = at_risk.sum(0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            hc_all = np.where(pooled > 0, cash_k.sum(0) / pooled, 0.0)
-            hw_all = np.where(pooled > 0, wo_k.sum(0) / pooled, 0.0)
+        pg = self.profile_groups(origin)
+        events = self._risk_events(origin, pg)  # shared by the two groupings
+        at_risk, cash_k, wo_k, typical = self._at_risk(events, self.profile_parent[pg], n_g * KINDS)
+        kind = np.tile(np.arange(KINDS), n_g)  # each parent's kind
+        hc_kind, hw_kind = np.zeros((KINDS, at_risk.shape[1])), np.zeros((KINDS, at_risk.shape[1]))
+        for k in range(KINDS):
+            pooled = at_risk[kind == k].sum(0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                hc_kind[k] = np.where(pooled > 0, cash_k[kind == k].sum(0) / pooled, 0.0)
+                hw_kind[k] = np.where(pooled > 0, wo_k[kind == k].sum(0) / pooled, 0.0)
         lam = SHRINK_INVOICES * typical[:, None]
-        hc_g, hw_g = _shrunk(at_risk, cash_k, hc_all[None, :], lam), _shrunk(at_risk, wo_k, hw_all[None, :], lam)
-        at_risk, cash_k, wo_k, typical = self._at_risk(events, self.profile_groups(origin), n_g * PROFILES)
+        hc_p, hw_p = _shrunk(at_risk, cash_k, hc_kind[kind], lam), _shrunk(at_risk, wo_k, hw_kind[kind], lam)
+        at_risk, cash_k, wo_k, typical = self._at_risk(events, pg, n_g * PROFILES)
         lam = SHRINK_INVOICES * typical[:, None]
-        hc = np.clip(_shrunk(at_risk, cash_k, hc_g[self.profile_base], lam), 0, 1)
-        hw = np.clip(_shrunk(at_risk, wo_k, hw_g[self.profile_base], lam), 0, 1 - hc)
+        hc = np.clip(_shrunk(at_risk, cash_k, hc_p[self.profile_parent], lam), 0, 1)
+        hw = np.clip(_shrunk(at_risk, wo_k, hw_p[self.profile_parent], lam), 0, 1 - hc)
         self._cache[key] = (hc, hw)
         return hc, hw
 
@@ -302,13 +418,15 @@ class BottomUpEngine:
 
     # ---------------------------------------------------------------------------------- items and billing
     def open_items(self, origin: pd.Timestamp) -> pd.DataFrame:
-        """One row per invoice open at origin: invoice_id, group, due_date, balance, start offset (o+1 - due)."""
+        """One row per invoice open at origin: invoice_id, group, due_day, balance, start (the first offset whose
+        outcome is not known at origin; for a customer's invoice it may lie a few days before the origin)."""
         _, _, _, balance, is_open = self.state(origin)
         inv = self.inv[is_open]
         due = self.due_day[is_open]
-        censor = self.offset(np.full(len(due), _day(origin)), due, self.business[is_open])
-        return pd.DataFrame({"invoice_id": inv["invoice_id"].to_numpy(),
-                             "group": self.profile_groups(origin)[is_open],
+        pg = self.profile_groups(origin)
+        clock = np.where(self.business_clock[is_open], BUSINESS, ALL_DAYS)
+        censor = self.offset(self.censor_days(origin, pg)[is_open], due, clock)
+        return pd.DataFrame({"invoice_id": inv["invoice_id"].to_numpy(), "group": pg[is_open],
                              "due_day": due, "balance": balance[is_open], "start": censor + 1})
 
     def projected_invoices(self, origin: pd.Timestamp, h: int) -> pd.DataFrame:
@@ -393,39 +511,13 @@ class BottomUpEngine:
         renewed = pairs.loc[(gap >= 358) & (gap <= 372), "row"].nunique()
         return renewed / len(eligible)
 
-    def ap_run_shares(self, origin: pd.Timestamp, days: int = 365) -> np.ndarray:
-        """Per group: the share of its cash paid on an accounts-payable run (15th-or-next / last business day)
-        beyond what business-day rolling alone puts there, from the last `days` days before origin."""
-        o = _day(origin)
-        recent = (self.cash_day <= o) & (self.cash_day > o - days)
-        cash_days = self.cash_day[recent]
-        if len(cash_days) == 0:
-            return np.zeros(len(self.groups) * PROFILES)
-        first = cash_days.min()
-        cal = calendar_features(pd.date_range(pd.Timestamp(np.datetime64(int(first), "D")),
-                                              pd.Timestamp(np.datetime64(int(cash_days.max()), "D"))), self.country)
-        ap_day = (cal["mid_bday"] + cal["last_bday"]) > 0
-        is_open = business_days(cal.index, self.country)
-        base = ap_day[is_open].mean()
-        on_ap = ap_day.to_numpy()[cash_days - first]
-        group = self.profile_groups(origin)[self.cash_row[recent]]
-        amount = self.cash_amount[recent]
-        n = len(self.groups) * PROFILES
-        total = np.bincount(group, weights=amount, minlength=n)
-        on = np.bincount(group, weights=amount * on_ap, minlength=n)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(total > 0, on / total, base)
-        pulled = np.clip((share - base) / (1 - base), 0, 1)
-        card = ~self.profile_business  # card charges run on their own schedule, never on AP runs
-        return np.where(card, 0.0, pulled)
-
     # ---------------------------------------------------------------------------------- expected cash
-    def timing(self, hc: np.ndarray, hw: np.ndarray, items: pd.DataFrame, days: np.ndarray,
-               event: str = "cash") -> np.ndarray:
-        """P(cash (or write-off) on each of `days` | open before offset `start`), rows = items (group, due_day,
-        start)."""
-        # Items of one group with the same due day and start offset share their timing: computed once per key
-        # (a few thousand keys however large the book).
+    def key_timing(self, hc: np.ndarray, hw: np.ndarray, items: pd.DataFrame, days: np.ndarray,
+                   event: str = "cash") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P(cash (or write-off) on each of `days` | open before offset `start`) per timing key: items of one
+        group with the same due day and start share their timing, computed once per key (a few thousand keys
+        however large the book). Returns (keys x days, each item's key, each key's group). A customer's cash is
+        on the day meant (see `land`)."""
         group, due, start = (items[c].to_numpy().astype(np.int64) for c in ("group", "due_day", "start"))
         if len(group):  # one integer per key, factorised by hashing (a row-wise unique sorts: minutes at 1M)
             due_lo, start_lo = due.min(), start.min()
@@ -438,36 +530,78 @@ class BottomUpEngine:
         n_k = hc.shape[1]
         log_surv = np.concatenate([np.zeros((hc.shape[0], 1)),
                                    np.cumsum(np.log(np.clip(1 - hc - hw, 1e-12, 1)), axis=1)], axis=1)
-        business = self.profile_business[group]
-        k = self.offset(days[None, :], due[:, None], business[:, None])
-        valid = (k >= start[:, None]) & (k >= KMIN) & (k <= KMAX) & (~business[:, None] | self.open_day(days)[None, :])
+        clock = np.where(self.profile_kind[group] == ACH, BUSINESS, ALL_DAYS)[:, None]
+        k = self.offset(days[None, :], due[:, None], clock)
+        valid = (k >= start[:, None]) & (k >= KMIN) & (k <= KMAX) & self.lands(days[None, :], clock)
         idx = np.clip(k - KMIN, 0, n_k - 1)
         s0 = np.clip(start - KMIN, 0, n_k)
         surv = np.exp(log_surv[group[:, None], np.clip(k - KMIN, 0, n_k)] - log_surv[group, s0][:, None])
         hazard = hc if event == "cash" else hw
-        return np.where(valid, hazard[group[:, None], idx] * surv, 0.0)[inverse.ravel()]
+        return np.where(valid, hazard[group[:, None], idx] * surv, 0.0), inverse.ravel(), group
+
+    def key_cash(self, origin: pd.Timestamp, h: int, items: pd.DataFrame, hazards=None,
+                 p_cash_30d: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """P(cash lands on each day origin+1 .. origin+h) per timing key (see key_timing), each item's key, each
+        key's group; and each item's factor on its first 30 days: `p_cash_30d` (optional, one per item, NaN
+        where unknown) rescales an item's first 30 days to that chance of being paid (1 where not given)."""
+        hc, hw = hazards if hazards is not None else self.hazards(origin)
+        # Customers' days meant from LOOKBACK_DAYS before the origin on: money meant for a day since their last
+        # landing day lands after the origin.
+        days = _day(origin) + 1 - LOOKBACK_DAYS + np.arange(LOOKBACK_DAYS + h)
+        prob, inverse, group = self.key_timing(hc, hw, items, days)
+        prob = self.land(prob, group, days)[:, LOOKBACK_DAYS:]
+        factor = np.ones(len(items))
+        if p_cash_30d is not None:
+            base = prob[:, :min(30, h)].sum(axis=1)[inverse]
+            target = np.asarray(p_cash_30d, dtype=float)
+            use = np.isfinite(target) & (base > 1e-6)
+            # Rescaled, but never beyond certainty: the 30-day probability stays at most 1.
+            factor = np.where(use, np.clip(target, 0, 1) / np.where(use, base, 1.0), 1.0)
+        return prob, inverse, group, factor
 
     def item_cash(self, origin: pd.Timestamp, h: int, items: pd.DataFrame, hazards=None,
                   p_cash_30d: np.ndarray | None = None) -> np.ndarray:
-        """Expected cash per item per day origin+1 .. origin+h (items x h), before the closed-day roll.
+        """Expected cash per item per day origin+1 .. origin+h (items x h), on the day it lands.
 
-        `items` has group, due_day, start (first offset not yet observed) and balance. `p_cash_30d` (optional,
-        one per item, NaN where unknown) rescales each item's first 30 days to that chance of being paid.
+        `items` has group, due_day, start (first offset not yet observed) and balance; `p_cash_30d` as in
+        key_cash.
         """
-        hc, hw = hazards if hazards is not None else self.hazards(origin)
         if len(items) == 0:
             return np.zeros((0, h))
-        prob = self.timing(hc, hw, items, _day(origin) + 1 + np.arange(h))
-        if p_cash_30d is not None:
-            window = min(30, h)
-            base = prob[:, :window].sum(axis=1)
-            target = np.asarray(p_cash_30d, dtype=float)
-            use = np.isfinite(target) & (base > 1e-6)
-            safe = np.where(base > 1e-6, base, 1.0)
-            # Rescaled, but never beyond certainty: the 30-day probability stays at most 1.
-            factor = np.where(use, np.minimum(np.clip(target, 0, 1), 1.0) / safe, 1.0)
-            prob[:, :window] *= factor[:, None]
-        return prob * items["balance"].to_numpy()[:, None]
+        prob, inverse, _, factor = self.key_cash(origin, h, items, hazards, p_cash_30d)
+        cash = prob[inverse] * items["balance"].to_numpy()[:, None]
+        cash[:, :30] *= factor[:, None]
+        return cash
+
+    def group_cash(self, origin: pd.Timestamp, h: int, items: pd.DataFrame, hazards=None,
+                   p_cash_30d: np.ndarray | None = None) -> np.ndarray:
+        """Expected cash landing per profile group per day origin+1 .. origin+h ((groups x PROFILES) x h): the
+        items' cash summed by timing key, never item by item (a book's projected billing is millions of rows)."""
+        n = len(self.groups) * PROFILES
+        if len(items) == 0:
+            return np.zeros((n, h))
+        prob, inverse, group, factor = self.key_cash(origin, h, items, hazards, p_cash_30d)
+        balance = items["balance"].to_numpy(dtype=float)
+        weight = np.bincount(inverse, weights=balance, minlength=len(group))
+        weight_30 = np.bincount(inverse, weights=balance * factor, minlength=len(group))
+        cash = prob * weight[:, None]
+        cash[:, :30] = prob[:, :30] * weight_30[:, None]
+        return _sum_rows(cash, group, n)
+
+    def land(self, prob: np.ndarray, group: np.ndarray, days: np.ndarray) -> np.ndarray:
+        """Customers' cash (rows of `prob` by their profile `group`) moved from the day meant to the next landing
+        day of their calendar (business days, or AP runs); what would land after the last of `days` is dropped."""
+        kind = self.profile_kind[group]
+        for cal, rows in ((BUSINESS, kind == CUSTOMER), (AP_RUNS, kind == AP_RUN_CUSTOMER)):
+            if not rows.any():
+                continue
+            landing = np.flatnonzero(self.lands(days, cal))
+            nxt = np.searchsorted(landing, np.arange(len(days)))
+            keep = nxt < len(landing)
+            move = csr_matrix((np.ones(keep.sum()), (np.flatnonzero(keep), landing[nxt[keep]])),
+                              shape=(len(days), len(days)))
+            prob[rows] = (move.T @ prob[rows].T).T
+        return prob
 
     def expected_write_offs(self, origin: pd.Timestamp, h: int) -> np.ndarray:
         """Expected write-offs per day origin+1 .. origin+h of the items open at origin (reporting currency)."""
@@ -475,8 +609,8 @@ class BottomUpEngine:
         items = self.open_items(origin)
         if items.empty:
             return np.zeros(h)
-        prob = self.timing(hc, hw, items, _day(origin) + 1 + np.arange(h), event="write_off")
-        return (prob * items["balance"].to_numpy()[:, None]).sum(axis=0)
+        prob, inverse, _ = self.key_timing(hc, hw, items, _day(origin) + 1 + np.arange(h), event="write_off")
+        return prob.T @ np.bincount(inverse, weights=items["balance"].to_numpy(dtype=float), minlength=len(prob))
 
     def expected_cash(self, origin: pd.Timestamp, h: int, risk: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per day, segment and payment method: expected cash from open items and new billing.
@@ -495,27 +629,18 @@ class BottomUpEngine:
         if risk is not None and len(items):
             p = items["invoice_id"].map(risk.set_index("invoice_id")["p_not_recovered_30d"])
             p30 = (1 - p).to_numpy(dtype=float)
-        open_cash = self.item_cash(origin, h, items, hazards, p30)
+        open_cash = self.group_cash(origin, h, items, hazards, p30)
         billed = self.projected_invoices(origin, h)
         group = billed["group"].to_numpy(dtype=int)
         due = _days(billed["due_date"])
         new = pd.DataFrame({"group": group, "due_day": due, "balance": billed["amount"].to_numpy(dtype=float),
                             "start": self.entry_offset(_days(billed["invoice_date"]), due,
-                                                       self.profile_business[group])})
-        new_cash = self.item_cash(origin, h, new, hazards)
+                                                       np.where(self.profile_kind[group] == ACH, BUSINESS, ALL_DAYS))})
+        new_cash = self.group_cash(origin, h, new, hazards)
         dates = pd.date_range(origin + DAY, periods=h, freq="D")
         shares = self.method_shares(origin)
-        pulled = self.ap_run_shares(origin)
-        next_ap = self.next_ap_index(dates)
         frames = []
-        for source, groups, cash in (("open_items", items["group"].to_numpy(), open_cash),
-                                     ("new_billing", new["group"].to_numpy(), new_cash)):
-            if len(groups) == 0:
-                continue
-            by_profile = _sum_rows(cash, groups, len(self.groups) * PROFILES)
-            moved = by_profile * pulled[:, None]
-            by_profile = by_profile - moved
-            np.add.at(by_profile.T, next_ap, moved.T)
+        for source, by_profile in (("open_items", open_cash), ("new_billing", new_cash)):
             by_group = np.zeros((len(self.groups), h))
             np.add.at(by_group, self.profile_base, by_profile)
             for i, (segment, _) in enumerate(self.groups):
@@ -544,14 +669,6 @@ class BottomUpEngine:
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(lambda key: self.expected_cash(*key), keys))
 
-    def next_ap_index(self, dates: pd.DatetimeIndex) -> np.ndarray:
-        """For each date, the position of the next accounts-payable run day on or after it (itself if none)."""
-        cal = calendar_features(dates, self.country)
-        ap = np.flatnonzero(((cal["mid_bday"] + cal["last_bday"]) > 0).to_numpy())
-        pos = np.arange(len(dates))
-        nxt = np.searchsorted(ap, pos, side="left")
-        return np.where(nxt < len(ap), ap[np.minimum(nxt, len(ap) - 1)], pos)
-
     def roll_closed_days(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Move expected non-card receipts on weekends and holidays to the next business day (within range)."""
         dates = pd.DatetimeIndex(sorted(frame["date"].unique()))
@@ -565,6 +682,11 @@ class BottomUpEngine:
 
 
 NEVER = np.iinfo(np.int64).max // 2
+
+
+def _clip16(offsets: np.ndarray) -> np.ndarray:
+    """Offsets clipped to one beyond the range followed, as int16 (a third of the memory of int64)."""
+    return np.clip(offsets, KMIN - 1, KMAX + 1).astype(np.int16)
 
 
 def _accumulate(target: np.ndarray, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:

@@ -175,10 +175,11 @@ bounds reflect the cash forecast's cumulative backtest error only.
   after closed days, first / mid-month / last business day (paydays and accounts-payable runs), quarter end, first
   and last three days of the month, the 16th-17th and the 28th; recent days weigh more (half-life one year).
 - **Bottom-up**: each open invoice's balance times the chance it is paid on each coming day, from payment-timing
-  hazards by segment and billing method learned from history (business days from the due date; card charges on
-  calendar days), plus expected recurring billing; accounts-payable runs and closed days are honoured; items with
-  a risk score are rescaled to their 30-day recovery probability (live forecast only: the backtest has no
-  point-in-time scores).
+  hazards by segment, billing method and payer profile learned from history, plus expected recurring billing.
+  Card charges are timed in days and ACH debits in business days from the due date; a customer paying an invoice
+  is timed by the day it means to pay, and the money lands on the next business day, or on the next
+  accounts-payable run (15th-or-next, last business day) for payers on runs. Items with a risk score are
+  rescaled to their 30-day recovery probability (live forecast only: the backtest has no point-in-time scores).
 - **Combination**: w x calendar regression + (1 - w) x bottom-up, w chosen on inner rolling windows inside the
   training history; breakdowns are reconciled to the total proportionally.
 - Intervals: empirical quantiles of rolling-window errors on a square-root scale (business and closed days kept

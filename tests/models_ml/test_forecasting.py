@@ -9,7 +9,7 @@ import pytest
 
 from models_ml.forecasting import forecast_daily_cash, prepare_series
 from models_ml.forecasting.backtest import accuracy, cross_validation, cutoffs
-from models_ml.forecasting.bottom_up import Book, BottomUpEngine
+from models_ml.forecasting.bottom_up import AP_RUNS, BUSINESS, Book, BottomUpEngine, _day
 from models_ml.forecasting.calendar import calendar_features
 from models_ml.forecasting.models import Forecaster, SeasonalNaive
 
@@ -231,6 +231,82 @@ def test_bottom_up_expects_the_open_items():
     assert expected.loc[expected["source"] == "open_items", "amount"].sum() == pytest.approx(
         items["balance"].sum(), rel=0.1)
     assert expected.loc[expected["source"] == "new_billing", "amount"].sum() > 0
+
+
+def ap_run_book() -> Book:
+    """tiny_book's accounts, of which the first ten pay every invoice on the next accounts-payable run (the
+    15th-or-next or the last business day) after the day they meant to pay."""
+    book = tiny_book()
+    engine = BottomUpEngine(book)
+    runs = np.flatnonzero(engine.is_ap_day) + engine.cal_lo
+    cash = book.cash.copy()
+    account = cash["invoice_id"].str[4:6].astype(int)
+    meant = cash["date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    landed = runs[np.searchsorted(runs, meant)]
+    on_runs = (account < 10).to_numpy()
+    cash.loc[on_runs, "date"] = pd.to_datetime(landed[on_runs].astype("datetime64[D]"))
+    invoices = book.invoices.set_index("invoice_id")
+    invoices.loc[cash["invoice_id"], "settled_date"] = cash.set_index("invoice_id")["date"]
+    invoices.loc[invoices["settled_date"] > book.as_of, ["settled_date", "invoice_status"]] = [pd.NaT, "open"]
+    return Book(invoices.reset_index(), cash[cash["date"] <= book.as_of].reset_index(drop=True), book.as_of)
+
+
+def test_ap_run_payers_are_found_and_their_cash_lands_on_runs():
+    book = ap_run_book()
+    engine = BottomUpEngine(book)
+    origin = pd.Timestamp("2024-08-19")  # a Monday between runs
+    payers = engine.ap_payers(origin)
+    assert list(engine.accounts[payers]) == [f"ACC-{a:02d}" for a in range(10)]
+    items = engine.open_items(origin)
+    on_runs = items["invoice_id"].str[4:6].astype(int) < 10
+    cash = engine.item_cash(origin, 30, items.reset_index(drop=True))
+    days = _day(origin) + 1 + np.arange(30)
+    landing = engine.is_ap_day[days - engine.cal_lo]
+    assert cash[on_runs.to_numpy()][:, ~landing].sum() == 0  # only on runs
+    assert cash[on_runs.to_numpy()][:, landing].sum() > 0
+    other = cash[~on_runs.to_numpy()]
+    assert other[:, ~engine.is_bday[days - engine.cal_lo]].sum() == 0 and other[:, ~landing].sum() > 0
+    # An item the payer meant to pay since the last run (before the origin) is still expected: its start lies
+    # before the origin, and its money lands on the next run.
+    assert (items.loc[on_runs, "start"] + items.loc[on_runs, "due_day"] <= _day(origin)).all()
+
+
+def test_a_receipt_is_spread_over_the_days_it_may_have_been_meant_for():
+    book = tiny_book()
+    engine = BottomUpEngine(book)
+    rows = np.arange(len(engine.cash_day))
+    censor = np.full(len(engine.inv), 10_000)  # nothing censored
+    due = engine.due_day[engine.cash_row]
+    for landing in (BUSINESS, AP_RUNS):
+        first, last = engine.meant_range(rows, np.full(len(rows), landing), censor)
+        first, last = due + first, due + last  # day numbers
+        assert (last == engine.cash_day).all() and (first <= last).all()
+        # Meant for any day after the previous landing day (or from the issue day) up to the day it landed.
+        for f, d, issued in zip(first, last, engine.invoice_day[engine.cash_row], strict=True):
+            assert not engine.landing_days[landing, f - engine.cal_lo:d - engine.cal_lo].any()
+            assert f == issued or engine.landing_days[landing, f - 1 - engine.cal_lo]
+    # A Monday receipt after a weekend was meant for Saturday, Sunday or Monday.
+    monday = np.flatnonzero(pd.to_datetime(engine.cash_day.astype("datetime64[D]")).dayofweek == 0)[:1]
+    first, last = engine.meant_range(monday, np.array([BUSINESS]), censor)
+    assert last[0] - first[0] == 2
+
+
+def test_spread_receipts_count_as_one_piece_a_day():
+    """The hazards' box arithmetic equals cutting every spread receipt into explicit one-day pieces."""
+    engine = BottomUpEngine(ap_run_book())
+    origin = pd.Timestamp("2024-09-20")
+    pg = engine.profile_groups(origin)
+    events = engine._risk_events(origin, pg)
+    width = (events["cash_last"] - events["cash_first"] + 1).astype(int)
+    assert width.max() > 3  # AP-run payers' receipts spread over up to half a month
+    pieces = dict(events)
+    pieces["cash_row"] = np.repeat(events["cash_row"], width)
+    pieces["cash_first"] = pieces["cash_last"] = np.concatenate(
+        [np.arange(f, last + 1) for f, last in zip(events["cash_first"], events["cash_last"], strict=True)])
+    pieces["cash_a"] = np.repeat(events["cash_a"] / width, width)
+    for got, want in zip(engine._at_risk(events, pg, pg.max() + 1), engine._at_risk(pieces, pg, pg.max() + 1),
+                         strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------------------------- build step
