@@ -98,8 +98,9 @@ def weekly_accuracy(cv: pd.DataFrame, levels=(80, 95)) -> pd.DataFrame:
         actual=("actual", "sum"), forecast=("forecast", "sum"), var=("var", "sum")).reset_index()
     rows = []
     for (sid, model), g in weeks.groupby(["series_id", "model"], sort=False):
+        total = g["actual"].sum()
         row = {"series_id": sid, "model": model,
-               "weekly_wape": (g["forecast"] - g["actual"]).abs().sum() / g["actual"].sum()}
+               "weekly_wape": (g["forecast"] - g["actual"]).abs().sum() / total if total else float("nan")}
         for level in levels:
             z = norm.ppf(0.5 + level / 200)
             half = z * np.sqrt(g["var"])

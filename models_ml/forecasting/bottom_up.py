@@ -574,19 +574,24 @@ class BottomUpEngine:
         return cash
 
     def group_cash(self, origin: pd.Timestamp, h: int, items: pd.DataFrame, hazards=None,
-                   p_cash_30d: np.ndarray | None = None) -> np.ndarray:
-        """Expected cash landing per profile group per day origin+1 .. origin+h ((groups x PROFILES) x h): the
-        items' cash summed by timing key, never item by item (a book's projected billing is millions of rows)."""
+                   p_cash_30d: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Expected cash landing per profile group per day origin+1 .. origin+h ((groups x PROFILES) x h), and its
+        variance if each item is paid whole on one day or not at all (sum of balance^2 p (1 - p)): a day whose
+        cash hangs on a few large invoices is less certain than one of many small ones. Summed by timing key,
+        never item by item (a book's projected billing is millions of rows)."""
         n = len(self.groups) * PROFILES
         if len(items) == 0:
-            return np.zeros((n, h))
+            return np.zeros((n, h)), np.zeros((n, h))
         prob, inverse, group, factor = self.key_cash(origin, h, items, hazards, p_cash_30d)
         balance = items["balance"].to_numpy(dtype=float)
-        weight = np.bincount(inverse, weights=balance, minlength=len(group))
-        weight_30 = np.bincount(inverse, weights=balance * factor, minlength=len(group))
-        cash = prob * weight[:, None]
-        cash[:, :30] = prob[:, :30] * weight_30[:, None]
-        return _sum_rows(cash, group, n)
+        cash, variance = np.empty_like(prob), np.empty_like(prob)
+        for days, f in ((slice(0, 30), factor), (slice(30, None), 1.0)):
+            weight = np.bincount(inverse, weights=balance * f, minlength=len(group))
+            square = np.bincount(inverse, weights=(balance * f) ** 2, minlength=len(group))
+            p = prob[:, days]
+            cash[:, days] = p * weight[:, None]
+            variance[:, days] = p * (1 - np.clip(p, 0, 1)) * square[:, None]
+        return _sum_rows(cash, group, n), _sum_rows(variance, group, n)
 
     def land(self, prob: np.ndarray, group: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Customers' cash (rows of `prob` by their profile `group`) moved from the day meant to the next landing
@@ -615,8 +620,8 @@ class BottomUpEngine:
     def expected_cash(self, origin: pd.Timestamp, h: int, risk: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per day, segment and payment method: expected cash from open items and new billing.
 
-        Columns: date, segment, payment_method, source ('open_items' or 'new_billing'), amount. `risk`
-        (invoice_id, p_not_recovered_30d) rescales open items that have a score.
+        Columns: date, segment, payment_method, source ('open_items' or 'new_billing'), amount, variance (see
+        group_cash). `risk` (invoice_id, p_not_recovered_30d) rescales open items that have a score.
         """
         key = (origin, h, None if risk is None else id(risk))
         if key in self._cache:
@@ -640,20 +645,20 @@ class BottomUpEngine:
         dates = pd.date_range(origin + DAY, periods=h, freq="D")
         shares = self.method_shares(origin)
         frames = []
-        for source, by_profile in (("open_items", open_cash), ("new_billing", new_cash)):
-            by_group = np.zeros((len(self.groups), h))
-            np.add.at(by_group, self.profile_base, by_profile)
+        for source, (by_profile, var_profile) in (("open_items", open_cash), ("new_billing", new_cash)):
+            by_group = _sum_rows(by_profile, self.profile_base, len(self.groups))
+            var_group = _sum_rows(var_profile, self.profile_base, len(self.groups))
             for i, (segment, _) in enumerate(self.groups):
                 if not by_group[i].any():
                     continue
                 for method, share in sorted(shares[i].items()):
                     frames.append(pd.DataFrame({"date": dates, "segment": segment, "payment_method": method,
-                                                "source": source, "amount": by_group[i] * share}))
+                                                "source": source, "amount": by_group[i] * share,
+                                                "variance": var_group[i] * share ** 2}))
         if not frames:
-            out = pd.DataFrame(columns=["date", "segment", "payment_method", "source", "amount"])
+            out = pd.DataFrame(columns=["date", "segment", "payment_method", "source", "amount", "variance"])
         else:
             out = pd.concat(frames, ignore_index=True)
-            out = out.groupby(["date", "segment", "payment_method", "source"], as_index=False)["amount"].sum()
             out = self.roll_closed_days(out)
             out = out[out["date"] <= last].reset_index(drop=True)
         self._cache[key] = out
@@ -678,7 +683,8 @@ class BottomUpEngine:
         roll = (frame["payment_method"] != "card") & moved.notna()
         frame = frame.assign(date=np.where(roll, moved, frame["date"]))
         frame["date"] = pd.to_datetime(frame["date"])
-        return frame.groupby(["date", "segment", "payment_method", "source"], as_index=False)["amount"].sum()
+        return frame.groupby(["date", "segment", "payment_method", "source"], as_index=False)[
+            ["amount", "variance"]].sum()
 
 
 NEVER = np.iinfo(np.int64).max // 2

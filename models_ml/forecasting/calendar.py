@@ -30,6 +30,18 @@ def business_days(dates: pd.DatetimeIndex, country: str = "US") -> np.ndarray:
     return values[rows, -1] > 0
 
 
+CLOSED, BUSINESS_DAY, RUN_DAY = 0, 1, 2  # day classes whose forecast errors differ in kind
+DAY_CLASSES = (CLOSED, BUSINESS_DAY, RUN_DAY)
+
+
+def day_classes(dates: pd.DatetimeIndex, country: str = "US") -> np.ndarray:
+    """Per date: CLOSED (weekend or public holiday), RUN_DAY (the mid-month or last business day: paydays and
+    accounts-payable runs, where large payments bunch) or BUSINESS_DAY."""
+    features = calendar_features(dates, country)
+    runs = ((features["mid_bday"] + features["last_bday"]) > 0).to_numpy()
+    return np.where(~business_days(dates, country), CLOSED, np.where(runs, RUN_DAY, BUSINESS_DAY))
+
+
 def calendar_features(dates: pd.DatetimeIndex, country: str = "US") -> pd.DataFrame:
     """One row per date of `dates` (same order), float columns FEATURES."""
     dates = pd.DatetimeIndex(dates)

@@ -2,6 +2,7 @@
 
 Neither has in-sample residuals, so both learn their intervals (and the combination its weight) from inner
 rolling-origin windows that end inside their own training history: a window at cutoff c uses only y up to c.
+Their intervals scale those windows' errors by each day's structural uncertainty (ScaledErrors).
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from models_ml.forecasting.bottom_up import BottomUpEngine
-from models_ml.forecasting.calendar import business_days
-from models_ml.forecasting.models import DAY, CalendarRegression, Forecaster, band_frame, residual_band
+from models_ml.forecasting.calendar import DAY_CLASSES, day_classes
+from models_ml.forecasting.models import DAY, CalendarRegression, Forecaster, band_frame
 
-CALIBRATION_WINDOWS = 8
+CALIBRATION_WINDOWS = 16  # 80 % bands covered 77.5 % of ten generated books' backtest days (8 windows: 76.5 %)
 CALIBRATION_STEP = 7
 CALIBRATION_H = 30
 MIN_TRAIN_DAYS = 56
@@ -39,9 +40,45 @@ def inner_cutoffs(y: pd.Series, n: int | None = None, step: int = CALIBRATION_ST
     return [c for c in out if c >= y.index[0] + (MIN_TRAIN_DAYS - 1) * DAY]
 
 
-def sqrt_residuals(forecast: np.ndarray, actual: np.ndarray, is_bday: np.ndarray) -> dict[bool, np.ndarray]:
-    r = np.sqrt(np.clip(actual, 0, None)) - np.sqrt(np.clip(forecast, 0, None))
-    return {c: r[is_bday == c] for c in (True, False)}
+class ScaledErrors:
+    """Intervals from errors scaled by each day's structural uncertainty (normalised conformal prediction).
+
+    The bottom-up engine knows how much a day's cash hangs on a few large invoices: the variance v of its expected
+    cash if every item is paid whole on one day or not at all. Errors of the inner windows are divided by
+    sigma = sqrt(v + v0) (v0: the median v of those days, so that days with little structural doubt keep some) and
+    their quantiles, kept apart by day class, give a day's band as forecast + quantile x sigma: wide where one
+    large invoice may or may not land, narrow where many small card charges will.
+    """
+
+    def __init__(self, forecasts, actuals, variances, dates, country: str):
+        f, a, v = (np.concatenate(x) for x in (forecasts, actuals, variances))
+        positive = v[v > 0]
+        self.v0 = float(np.median(positive)) if positive.size else float(np.mean(np.abs(a)) ** 2 or 1.0)
+        classes = day_classes(pd.DatetimeIndex(np.concatenate([np.asarray(d) for d in dates])), country)
+        z = (a - f) / np.sqrt(v + self.v0)
+        self.z = {c: z[classes == c] for c in DAY_CLASSES}
+        self.pooled = z
+
+    def band(self, point: np.ndarray, variance: np.ndarray, classes: np.ndarray, levels,
+             nonnegative: bool) -> dict[str, np.ndarray]:
+        sigma = np.sqrt(np.clip(variance, 0, None) + self.v0)
+        out = {"forecast": np.asarray(point, dtype=float), "sd": np.zeros(len(point))}
+        for level in levels:
+            out[f"lo_{level:g}"], out[f"hi_{level:g}"] = np.zeros(len(point)), np.zeros(len(point))
+        for day_class in DAY_CLASSES:
+            rows = np.flatnonzero(classes == day_class)
+            z = self.z.get(day_class)
+            z = z if z is not None and z.size >= 10 else self.pooled
+            out["sd"][rows] = z.std() * sigma[rows]
+            for level in levels:
+                a = (100 - level) / 200
+                lo, hi = np.quantile(z, [a, 1 - a])
+                out[f"lo_{level:g}"][rows] = np.minimum(point[rows] + lo * sigma[rows], point[rows])
+                out[f"hi_{level:g}"][rows] = np.maximum(point[rows] + hi * sigma[rows], point[rows])
+        if nonnegative:
+            for level in levels:
+                out[f"lo_{level:g}"] = np.clip(out[f"lo_{level:g}"], 0, None)
+        return out
 
 
 class PointCache:
@@ -69,35 +106,37 @@ class BottomUpForecaster(Forecaster):
         self.cache = cache or PointCache()
         self.risk = risk
 
-    def point(self, origin: pd.Timestamp, h: int, risk: pd.DataFrame | None = None) -> np.ndarray:
+    def daily(self, origin: pd.Timestamp, h: int, risk: pd.DataFrame | None = None) -> np.ndarray:
+        """Expected cash and its structural variance (2 x h) for the h days after origin."""
         def make():
             frame = select_series(self.engine.expected_cash(origin, max(h, CALIBRATION_H + 1), risk),
                                   self.series_id)
-            daily = frame.groupby("date")["amount"].sum()
+            daily = frame.groupby("date")[["amount", "variance"]].sum()
             return daily.reindex(pd.date_range(origin + DAY, periods=max(h, CALIBRATION_H + 1)),
-                                 fill_value=0.0).to_numpy()
+                                 fill_value=0.0).to_numpy().T
 
         key = ("bottom_up", self.series_id, origin, max(h, CALIBRATION_H + 1), risk is not None)
-        return self.cache.get(key, make)[:h]
+        return self.cache.get(key, make)[:, :h]
+
+    def point(self, origin: pd.Timestamp, h: int, risk: pd.DataFrame | None = None) -> np.ndarray:
+        return self.daily(origin, h, risk)[0]
 
     def fit(self, y: pd.Series) -> BottomUpForecaster:
         super().fit(y)
-        forecasts, actuals, dates = [], [], []
+        forecasts, variances, actuals, dates = [], [], [], []
         for cutoff in inner_cutoffs(y):
             target = pd.date_range(cutoff + DAY, periods=CALIBRATION_H)
-            forecasts.append(self.point(cutoff, CALIBRATION_H))
+            point, variance = self.daily(cutoff, CALIBRATION_H)
+            forecasts.append(point), variances.append(variance)
             actuals.append(y.reindex(target).to_numpy())
             dates.append(target)
-        self.residuals_ = _residuals(forecasts, actuals, dates, self.country)
+        self.errors_ = ScaledErrors(forecasts, actuals, variances, dates, self.country) if forecasts else None
         return self
 
     def predict(self, h: int) -> pd.DataFrame:
         origin = self.y_.index[-1]
-        point = self.point(origin, h, self.risk)
-        dates = pd.date_range(origin + DAY, periods=h)
-        band = residual_band(np.sqrt(np.clip(point, 0, None)), self.residuals_, business_days(dates, self.country),
-                             self.scale_, self.levels, mean=point)
-        return band_frame(dates, band, self.levels)
+        point, variance = self.daily(origin, h, self.risk)
+        return scaled_frame(self.errors_, point, variance, pd.date_range(origin + DAY, periods=h), self)
 
 
 class Combination(Forecaster):
@@ -125,11 +164,12 @@ class Combination(Forecaster):
                                              self.risk)
         self.bottom_up_.y_ = y
         self.bottom_up_.scale_ = self.scale_
-        ts, bu, actuals, dates = [], [], [], []
+        ts, bu, variances, actuals, dates = [], [], [], [], []
         for cutoff in inner_cutoffs(y):
             target = pd.date_range(cutoff + DAY, periods=CALIBRATION_H)
             ts.append(self.regression_point(y, cutoff, CALIBRATION_H))
-            bu.append(self.bottom_up_.point(cutoff, CALIBRATION_H))
+            point, variance = self.bottom_up_.daily(cutoff, CALIBRATION_H)
+            bu.append(point), variances.append(variance)
             actuals.append(y.reindex(target).to_numpy())
             dates.append(target)
         if ts:
@@ -139,24 +179,28 @@ class Combination(Forecaster):
             combined = [self.weight_ * ti + (1 - self.weight_) * bi for ti, bi in zip(ts, bu, strict=True)]
         else:
             self.weight_, combined = 1.0, []
-        self.residuals_ = _residuals(combined, actuals, dates, self.country)
+        self.errors_ = ScaledErrors(combined, actuals, variances, dates, self.country) if combined else None
         self.regression_ = CalendarRegression(self.levels, self.country).fit(y)
-        if not combined:
-            self.residuals_ = self.regression_.residuals_
         return self
 
     def predict(self, h: int) -> pd.DataFrame:
         origin = self.y_.index[-1]
         dates = pd.date_range(origin + DAY, periods=h)
-        point = (self.weight_ * self.regression_.predict(h)["forecast"].to_numpy()
-                 + (1 - self.weight_) * self.bottom_up_.point(origin, h, self.risk))
-        band = residual_band(np.sqrt(np.clip(point, 0, None)), self.residuals_, business_days(dates, self.country),
-                             self.scale_, self.levels, mean=point)
-        return band_frame(dates, band, self.levels)
+        regression = self.regression_.predict(h)
+        if self.errors_ is None:  # no inner window fits the history: the regression alone, with its own band
+            return regression
+        bottom_up, variance = self.bottom_up_.daily(origin, h, self.risk)
+        point = self.weight_ * regression["forecast"].to_numpy() + (1 - self.weight_) * bottom_up
+        return scaled_frame(self.errors_, point, variance, dates, self)
 
 
-def _residuals(forecasts, actuals, dates, country) -> dict[bool, np.ndarray]:
-    if not forecasts:
-        return {True: np.zeros(1), False: np.zeros(1)}
-    d = pd.DatetimeIndex(np.concatenate([np.asarray(x) for x in dates]))
-    return sqrt_residuals(np.concatenate(forecasts), np.concatenate(actuals), business_days(d, country))
+def scaled_frame(errors: ScaledErrors | None, point: np.ndarray, variance: np.ndarray, dates: pd.DatetimeIndex,
+                 model: Forecaster) -> pd.DataFrame:
+    """The forecaster contract's frame for `point` with bands from scaled errors (zero-width without any)."""
+    classes = day_classes(dates, model.country)
+    if errors is None:
+        band = {"forecast": point, "sd": np.zeros(len(point)),
+                **{f"{side}_{level:g}": point for level in model.levels for side in ("lo", "hi")}}
+    else:
+        band = errors.band(point, variance, classes, model.levels, model.scale_.nonnegative)
+    return band_frame(dates, band, model.levels)

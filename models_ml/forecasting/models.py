@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from models_ml.forecasting.calendar import business_days, calendar_features
+from models_ml.forecasting.calendar import DAY_CLASSES, business_days, calendar_features, day_classes
 
 DAY = pd.Timedelta(days=1)
 
@@ -48,7 +48,7 @@ class SqrtScale:
         return np.square(np.clip(z, 0, None)) if self.nonnegative else np.asarray(z, dtype=float)
 
 
-def residual_band(center: np.ndarray, residuals: dict[bool, np.ndarray], is_bday: np.ndarray, scale: SqrtScale,
+def residual_band(center: np.ndarray, residuals: dict[int, np.ndarray], classes: np.ndarray, scale: SqrtScale,
                   levels, mean: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Predictive mean, sd and quantiles of scale.inverse(center + r), r drawn from the day class's residuals.
 
@@ -58,8 +58,8 @@ def residual_band(center: np.ndarray, residuals: dict[bool, np.ndarray], is_bday
     n = len(center)
     out = {"forecast": np.zeros(n), "sd": np.zeros(n)}
     qs = {level: np.zeros((n, 2)) for level in levels}
-    for day_class in (True, False):
-        rows = np.flatnonzero(is_bday == day_class)
+    for day_class in DAY_CLASSES:
+        rows = np.flatnonzero(classes == day_class)
         if rows.size == 0:
             continue
         r = residuals.get(day_class)
@@ -241,9 +241,9 @@ class CalendarRegression(Forecaster):
             fit = sm.WLS(z, X, weights=weights).fit()
         self.params_ = fit.params
         resid = z - X @ fit.params
-        is_bday = business_days(y.index, self.country)
+        classes = day_classes(y.index, self.country)
         recent = age < 2 * self.half_life_days
-        self.residuals_ = {c: resid[(is_bday == c) & recent] for c in (True, False)}
+        self.residuals_ = {c: resid[(classes == c) & recent] for c in DAY_CLASSES}
         return self
 
     def center(self, dates: pd.DatetimeIndex) -> np.ndarray:
@@ -254,7 +254,7 @@ class CalendarRegression(Forecaster):
 
     def predict(self, h: int) -> pd.DataFrame:
         dates = future_dates(self.y_, h)
-        band = residual_band(self.center(dates), self.residuals_, business_days(dates, self.country),
+        band = residual_band(self.center(dates), self.residuals_, day_classes(dates, self.country),
                              self.scale_, self.levels)
         return band_frame(dates, band, self.levels)
 

@@ -10,7 +10,8 @@ import pytest
 from models_ml.forecasting import forecast_daily_cash, prepare_series
 from models_ml.forecasting.backtest import accuracy, cross_validation, cutoffs
 from models_ml.forecasting.bottom_up import AP_RUNS, BUSINESS, Book, BottomUpEngine, _day
-from models_ml.forecasting.calendar import calendar_features
+from models_ml.forecasting.calendar import calendar_features, day_classes
+from models_ml.forecasting.ensemble import ScaledErrors
 from models_ml.forecasting.models import Forecaster, SeasonalNaive
 
 COLUMNS = ["date", "forecast", "lo_80", "hi_80", "lo_95", "hi_95"]
@@ -307,6 +308,21 @@ def test_spread_receipts_count_as_one_piece_a_day():
     for got, want in zip(engine._at_risk(events, pg, pg.max() + 1), engine._at_risk(pieces, pg, pg.max() + 1),
                          strict=True):
         np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_bands_widen_where_a_day_hangs_on_a_few_large_invoices():
+    rng = np.random.default_rng(3)
+    dates = [pd.date_range("2024-03-01", periods=30) + pd.Timedelta(days=7 * k) for k in range(6)]
+    forecasts = [np.full(30, 1000.0) for _ in dates]
+    variances = [rng.uniform(0, 4e5, 30) for _ in dates]
+    actuals = [f + rng.normal(0, np.sqrt(v + 1e5)) for f, v in zip(forecasts, variances, strict=True)]
+    errors = ScaledErrors(forecasts, actuals, variances, dates, "US")
+    day = pd.DatetimeIndex(["2024-06-04", "2024-06-04"])  # the same business day twice
+    band = errors.band(np.array([1000.0, 1000.0]), np.array([0.0, 4e6]), day_classes(day), (80, 95), True)
+    width = band["hi_80"] - band["lo_80"]
+    assert width[1] > 3 * width[0]  # the day whose cash hangs on large invoices is far less certain
+    assert (band["lo_95"] <= band["lo_80"]).all() and (band["lo_80"] <= 1000).all() and (band["lo_95"] >= 0).all()
+    assert (band["hi_80"] >= 1000).all() and (band["hi_95"] >= band["hi_80"]).all() and band["sd"][1] > band["sd"][0]
 
 
 # ----------------------------------------------------------------------------------------------- build step
