@@ -10,7 +10,7 @@ SIZES ?= 10000 100000 1000000
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup demo test lint bench clean chromium java
+.PHONY: setup demo test lint bench accuracy clean chromium java
 
 setup: $(VENV)/.installed
 
@@ -37,6 +37,10 @@ test: setup chromium java
 
 bench: setup
 	$(PY) -m benchmarks.run --sizes $(SIZES) --demo $(if $(REUSE),--reuse-books)
+
+# Model quality across generated books (forecast and risk vs baselines and the simulator's truth).
+accuracy: setup
+	$(PY) -m benchmarks.accuracy $(if $(SEEDS),--seeds $(SEEDS))
 
 clean:
 	rm -rf build demo_data dbt_project/target dbt_project/logs .pytest_cache

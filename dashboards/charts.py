@@ -355,7 +355,7 @@ def forecast_fan(actual: pd.DataFrame, forecast: pd.DataFrame, title: str = "Cas
     return _layout(fig, title, height=400, y_format="$,.3~s")
 
 
-def forecast_vs_actual(history: pd.DataFrame) -> go.Figure:
+def forecast_vs_actual(history: pd.DataFrame, title: str = "Forecast vs actual") -> go.Figure:
     """Past days: what the forecast said (with its 80 % band) and what came in."""
     if history.empty:
         return empty("no past forecasts to compare yet")
@@ -370,7 +370,7 @@ def forecast_vs_actual(history: pd.DataFrame) -> go.Figure:
                              line={"color": BLUE, "width": 2}))
     fig.add_trace(go.Scatter(x=history["target_date"], y=history["actual"], name="actual",
                              line={"color": "#333333", "width": 1.8}))
-    return _layout(fig, "Forecast vs actual", height=360, y_format="$,.3~s")
+    return _layout(fig, title, height=360, y_format="$,.3~s")
 
 
 def weekly_forecast(weekly: pd.DataFrame) -> go.Figure:

@@ -777,6 +777,60 @@ def backlog_recovery(wh: Warehouse) -> pd.DataFrame:
     return wh.query("select * from models.backlog_recovery order by day")
 
 
+# Forecasts kept from build to build (models.forecast_log) against what came in.
+def _series_filter(series: str | None) -> _Where:
+    """fct_payments rows of a forecast series: 'total', 'payment_method:card', 'segment:smb'."""
+    where = _Where()
+    kind, _, value = (series or "total").partition(":")
+    if kind in ("payment_method", "segment") and value:
+        where.add(f"{kind} = ?", value)
+    return where
+
+
+def _kept(series: str | None, model: str | None) -> tuple[str, list]:
+    """SQL of kept forecasts (one series and model) joined with actual cash, for target days up to the as-of date."""
+    actual = _series_filter(series)
+    actual.add("effective_date <= (select max(as_of_date) from raw._build_info)")
+    return f"""
+        with actual as (
+            select effective_date as target_date, sum(payment_amount_reporting) as actual
+            from marts.fct_payments {actual.sql()} group by effective_date
+        )
+        select k.forecast_date, k.target_date, k.forecast, k.lo_80, k.hi_80, k.lo_95, k.hi_95,
+               coalesce(a.actual, 0) as actual
+        from models.forecast_log as k
+        left join actual as a on a.target_date = k.target_date
+        where k.series_id = ? and k.model = ?
+          and k.target_date <= (select max(as_of_date) from raw._build_info)""", [
+        *actual.params, series or "total", model or "reconciled"]
+
+
+@query
+def kept_forecasts(wh: Warehouse, series: str | None = None, model: str | None = None) -> pd.DataFrame:
+    """One row per forecast kept by an earlier build whose target days have started to come in: forecast date,
+    days known, WAPE, bias and 80 % coverage over those days (series and model as on the forecast page)."""
+    if not wh.has("models.forecast_log"):
+        return pd.DataFrame()
+    sql, params = _kept(series, model)
+    return wh.query(f"""
+        with kept as ({sql})
+        select forecast_date, count(*) as days_known, sum(forecast) as forecast, sum(actual) as actual,
+               sum(abs(forecast - actual)) / nullif(sum(actual), 0) as wape,
+               (sum(forecast) - sum(actual)) / nullif(sum(actual), 0) as bias,
+               avg(case when actual between lo_80 and hi_80 then 1.0 else 0.0 end) as coverage_80
+        from kept group by forecast_date order by forecast_date desc""", params)
+
+
+@query
+def kept_forecast(wh: Warehouse, made_on: str, series: str | None = None, model: str | None = None) -> pd.DataFrame:
+    """The forecast made on `made_on`, one row per target day up to the as-of date, with the actual cash."""
+    if not wh.has("models.forecast_log"):
+        return pd.DataFrame()
+    sql, params = _kept(series, model)
+    return wh.query(f"select * from ({sql}) where forecast_date = cast(? as date) order by target_date",
+                    [*params, made_on])
+
+
 # ----------------------------------------------------------------------------------------------- account 360
 @query
 def account_search(wh: Warehouse, text: str = "", limit: int = 200) -> pd.DataFrame:
@@ -1063,7 +1117,7 @@ def _forecast(wh):
     total = "total" if "total" in values_of(options, "series") else None
     return [options, forecast_latest(wh, series=total), forecast_history(wh, series=total),
             forecast_accuracy(wh, series=total), forecast_weekly(wh, series=total), ar_projection(wh),
-            backlog_recovery(wh), kpis_daily(wh, days=120)]
+            backlog_recovery(wh), kpis_daily(wh, days=120), kept_forecasts(wh, series=total)]
 
 
 def _account(wh):

@@ -18,6 +18,20 @@ def read_frame(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = N
     return con.execute(sql, params or []).df()
 
 
+def read_other_warehouse(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:
+    """A query on another warehouse file, opened read-only in a fresh in-memory database (never this process's
+    cached instance of that path); ValueError when the file is not a readable warehouse or lacks a table."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"attach '{str(path).replace(chr(39), chr(39) * 2)}' as other (read_only)")
+        con.execute("use other")
+        return con.execute(sql, params or []).df()
+    except (duckdb.Error, OSError) as exc:
+        raise ValueError(f"{path}: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
 def register_dates(con: duckdb.DuckDBPyConnection, name: str, dates: list) -> None:
     """A temp table `name(snapshot_date date)` to join features against."""
     frame = pd.DataFrame({"snapshot_date": pd.to_datetime(pd.Series(dates)).dt.date})

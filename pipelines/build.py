@@ -119,7 +119,7 @@ def run_build(raw_dir: Path, warehouse: Path, as_of: str | None = None,
             step("risk model: train, evaluate, score")
             result.risk = run_risk(con, as_of, seed, result.notes)
             step("cash forecasts: backtest, forecast, project")
-            result.forecast = run_forecasts(con, as_of, result.notes)
+            result.forecast = run_forecasts(con, as_of, result.notes, previous=Path(warehouse))
             step("retry recommendations")
             result.retries = run_optional(lambda: recommend_retries(con, as_of), "retry recommendations",
                                           result.notes)
@@ -166,10 +166,10 @@ def run_risk(con, as_of: str, seed: int, notes: list[str]):
     return run_optional(lambda: train_evaluate_score(con, as_of, seed=seed), "risk model", notes)
 
 
-def run_forecasts(con, as_of: str, notes: list[str]):
+def run_forecasts(con, as_of: str, notes: list[str], previous: Path | None = None):
     from models_ml.forecasting import run_cash_forecasts
 
-    return run_optional(lambda: run_cash_forecasts(con, as_of), "cash forecasts", notes)
+    return run_optional(lambda: run_cash_forecasts(con, as_of, previous, notes), "cash forecasts", notes)
 
 
 def run_optional(fn, name: str, notes: list[str]):

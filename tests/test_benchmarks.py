@@ -35,3 +35,18 @@ def test_a_book_is_reused_only_when_it_is_the_same_book(tmp_path):
     assert not generated(tmp_path, 100_000)
     (tmp_path / "manifest.json").write_text(json.dumps({"accounts": 10_000, "months": MONTHS, "seed": SEED + 1}))
     assert not generated(tmp_path, 10_000)
+
+
+def test_model_quality_is_stated_per_book_and_across_books_against_the_targets():
+    from benchmarks.accuracy import to_markdown
+
+    good = {"wape": 0.30, "naive_wape": 1.0, "oracle_wape": 0.28, "bottom_up_wape": 0.31, "coverage_80": 0.80,
+            "coverage_95": 0.93, "auc": 0.80, "oracle_auc": 0.81, "ece": 0.02, "capture": 0.4, "rule_capture": 0.3}
+    off = {**good, "wape": 0.40, "coverage_80": 0.70, "ece": 0.05}  # 43 % above the oracle, narrow bands
+    text = to_markdown({1: good, 2: off}, 2000, 24)
+    assert "| 1 | 30.0% | 100.0% | 28.0% | +70.0% | +7.1% | 80.0% |" in text
+    assert "| 2 | 40.0% | 100.0% | 28.0% | +60.0% | +42.9% | 70.0% |" in text
+    assert "- daily WAPE within 15 % of the oracle's: 1 of 2 books; across books MISSED" in text  # mean gap 25 %
+    assert "- daily WAPE >= 25 % better than seasonal naive: 2 of 2 books; across books met" in text
+    assert "- 80 % intervals cover 75-85 %: 1 of 2 books; across books met" in text  # mean 75 %
+    assert "- risk ECE <= 0.03: 1 of 2 books; across books MISSED" in text

@@ -101,6 +101,30 @@ else:
                        help="Share of days whose actual fell inside the 80 % interval (target 75-85 %).")
     st.plotly_chart(charts.forecast_vs_actual(history), width="stretch", key="forecast_history")
 
+# Every forecast is kept (models.forecast_log): how the forecasts of earlier builds did against what came in.
+kept = data.load(data.kept_forecasts, series=series, model=model)
+if run_day is not None and not kept.empty:
+    kept = kept[pd.to_datetime(kept["forecast_date"]) < pd.Timestamp(run_day)]
+st.markdown("**Forecasts kept from earlier builds**")
+if kept.empty:
+    st.caption("Every forecast made is kept from build to build: once a later build runs, this shows how each "
+               "earlier forecast compared with the cash that came in.")
+else:
+    st.dataframe(kept, hide_index=True, width="stretch", key="kept_forecasts",
+                 column_order=["forecast_date", "days_known", "forecast", "actual", "wape", "bias", "coverage_80"],
+                 column_config={
+                     "forecast_date": st.column_config.DateColumn("Made on"), "days_known": "Days known",
+                     "forecast": st.column_config.NumberColumn("Forecast", format="dollar"),
+                     "actual": st.column_config.NumberColumn("Actual", format="dollar"),
+                     "wape": st.column_config.NumberColumn("WAPE", format="percent"),
+                     "bias": st.column_config.NumberColumn("Bias", format="percent"),
+                     "coverage_80": st.column_config.NumberColumn("Coverage 80 %", format="percent")})
+    made_on = st.selectbox("Forecast made on", pd.to_datetime(kept["forecast_date"]).dt.date.tolist(),
+                           format_func=lambda d: f"{d:%d %b %Y}", key="kept_forecast_date")
+    past = data.load(data.kept_forecast, made_on=str(made_on), series=series, model=model)
+    st.plotly_chart(charts.forecast_vs_actual(past, f"The forecast made on {made_on:%d %b %Y} and the cash that "
+                                                    "came in"), width="stretch", key="kept_forecast_chart")
+
 accuracy = data.load(data.forecast_accuracy, series=series)
 if not accuracy.empty:
     st.caption("Backtest accuracy by model (lower WAPE is better; coverage should be near 80 % and 95 %)")

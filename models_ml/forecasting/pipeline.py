@@ -8,9 +8,11 @@
 - forecast_accuracy: one row per series and model: WAPE, MASE, bias, 80 % / 95 % coverage (daily and weekly);
 - ar_projection: expected closing AR at the next month end and quarter end;
 - backlog_recovery: one row per day: expected recovery of today's failed-payment backlog, cumulative, with
-  intervals.
-Everything is a function of the warehouse and as_of (no clock, no unseeded randomness): the same inputs give the
-same tables.
+  intervals;
+- forecast_log: every forecast kept, this one and earlier builds' (one row per forecast date, series, model and
+  target day; see log.py).
+Everything but the log is a function of the warehouse and as_of (no clock, no unseeded randomness): the same
+inputs give the same tables.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from models_ml.forecasting.ensemble import (
     PointCache,
     inner_cutoffs,
 )
+from models_ml.forecasting.log import keep_forecasts
 from models_ml.forecasting.models import CalendarRegression, MovingAverage, SeasonalNaive, interval_columns
 from models_ml.io import read_frame, table_exists, write_table
 
@@ -292,8 +295,10 @@ def backlog_recovery(con, engine: BottomUpEngine, risk, as_of: str) -> pd.DataFr
     return frame[columns]
 
 
-def run_cash_forecasts(con, as_of: str) -> ForecastRun:
-    """Backtest, forecast and project; write the models.* tables listed in the module docstring."""
+def run_cash_forecasts(con, as_of: str, previous: Path | None = None, notes: list[str] | None = None) -> ForecastRun:
+    """Backtest, forecast and project; write the models.* tables listed in the module docstring, and keep this
+    forecast in models.forecast_log next to those of the `previous` warehouse (see log.keep_forecasts; why its
+    log could not be carried over is appended to `notes`)."""
     started = time.perf_counter()
     history = load_cash_series(con, as_of)
     engine = BottomUpEngine(load_book(con, as_of))
@@ -314,6 +319,9 @@ def run_cash_forecasts(con, as_of: str) -> ForecastRun:
     write_table(con, "models", "forecast_accuracy", _rounded(metrics, 6))
     write_table(con, "models", "ar_projection", ar)
     write_table(con, "models", "backlog_recovery", _rounded(backlog))
+    problem = keep_forecasts(con, as_of, previous)
+    if problem and notes is not None:
+        notes.append(problem)
     seconds = time.perf_counter() - started
     log.info("cash forecasts as of %s in %.1f s", as_of, seconds)
     return ForecastRun(as_of, history, daily, weekly, backtest, metrics, ar, backlog, weights, seconds)

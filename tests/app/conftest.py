@@ -63,7 +63,7 @@ def warehouse_without_worklist(app_warehouse, tmp_path_factory) -> Path:
 
 
 FORECAST_TABLES = ("cash_forecast", "cash_forecast_weekly", "forecast_backtest", "forecast_accuracy",
-                   "ar_projection", "backlog_recovery")
+                   "ar_projection", "backlog_recovery", "forecast_log")
 DROP_FORECASTS = [f"drop table if exists models.{t}" for t in FORECAST_TABLES]
 
 FORECAST_SQL = """
@@ -102,6 +102,19 @@ def warehouse_with_minimal_forecast(app_warehouse, tmp_path_factory) -> Path:
     14-day forecasts made on each of the last 30 days, so past forecasts meet actual cash."""
     return _variant(app_warehouse, tmp_path_factory.mktemp("minimal_forecast") / "warehouse.duckdb",
                     *DROP_FORECASTS, FORECAST_SQL)
+
+
+@pytest.fixture(scope="session")
+def warehouse_with_kept_forecasts(app_warehouse, tmp_path_factory) -> Path:
+    """The app warehouse as if builds had also run 14 and 28 days earlier: the forecast log holds today's forecast
+    and two earlier ones (today's, moved back), whose target days have partly come in."""
+    earlier = """
+        insert into models.forecast_log
+        select cast(forecast_date - {days} as date), series_id, model, cast(target_date - {days} as date),
+               horizon_days, forecast, lo_80, hi_80, lo_95, hi_95
+        from models.forecast_log where forecast_date = (select max(forecast_date) from models.forecast_log)"""
+    return _variant(app_warehouse, tmp_path_factory.mktemp("kept_forecasts") / "warehouse.duckdb",
+                    earlier.format(days=28), earlier.format(days=14))
 
 
 @pytest.fixture()

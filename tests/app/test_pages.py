@@ -268,6 +268,35 @@ def test_forecast_page_series_and_model_filters(app_warehouse, use_warehouse):
     assert not frame_with(at, "target_date")["forecast"].equals(part["forecast"])
 
 
+def test_forecast_page_shows_how_kept_forecasts_did(warehouse_with_kept_forecasts, use_warehouse):
+    use_warehouse(warehouse_with_kept_forecasts)
+    wh = data.Warehouse(warehouse_with_kept_forecasts)
+    kept = data.kept_forecasts(wh, series="total", model="reconciled")
+    as_of = pd.Timestamp(data.build_info(wh)["as_of_date"].iloc[0])
+    # Today's forecast has no day known yet; the two earlier ones have 14 and 28.
+    assert list(pd.to_datetime(kept["forecast_date"])) == [as_of - pd.Timedelta(days=14),
+                                                         as_of - pd.Timedelta(days=28)]
+    assert list(kept["days_known"]) == [14, 28]
+    past = data.kept_forecast(wh, made_on=str((as_of - pd.Timedelta(days=14)).date()), series="total",
+                              model="reconciled")
+    assert len(past) == 14 and (pd.to_datetime(past["target_date"]) <= as_of).all()
+    row = kept.iloc[0]
+    assert row["wape"] == pytest.approx((past["forecast"] - past["actual"]).abs().sum() / past["actual"].sum())
+    actual = wh.query("select effective_date, sum(payment_amount_reporting) as cash from marts.fct_payments "
+                      "group by all").set_index("effective_date")["cash"]
+    assert past.set_index("target_date")["actual"].to_dict() == pytest.approx(
+        actual.reindex(past["target_date"]).fillna(0).to_dict())
+    segment = data.kept_forecasts(wh, series="segment:smb", model="reconciled")
+    assert segment["actual"].iloc[0] < row["actual"]  # a series' own actual cash, not the total's
+
+    at = run_page(page_file("forecast"))
+    assert_clean(at)
+    shown = frame_with(at, "days_known")
+    assert len(shown) == 2  # the earlier builds' forecasts, not today's
+    assert at.selectbox(key="kept_forecast_date").value == (as_of - pd.Timedelta(days=14)).date()
+    assert at.get("plotly_chart")  # forecast vs actual of the chosen forecast
+
+
 def test_forecast_page_reads_the_minimal_layout(warehouse_with_minimal_forecast, use_warehouse):
     use_warehouse(warehouse_with_minimal_forecast)
     at = run_page(page_file("forecast"))

@@ -387,6 +387,46 @@ def test_build_step_writes_tables_and_is_deterministic(monkeypatch):
     assert len(contents[0]["cash_forecast_weekly"].query("series_id == 'total'")) == pipeline.WEEKS
 
 
+def test_every_forecast_made_is_kept_from_build_to_build(monkeypatch, tmp_path):
+    """Each build's warehouse carries the previous one's forecast log: forecasts made on other dates are kept, a
+    rebuild of the same date replaces that date's, and an unreadable previous warehouse starts a new log (noted)."""
+    from models_ml.forecasting import ensemble, pipeline
+
+    monkeypatch.setattr(ensemble, "CALIBRATION_WINDOWS", 2)
+    monkeypatch.setattr(pipeline, "N_WINDOWS", 2)
+    monkeypatch.setattr(pipeline, "CHILD_WINDOWS", 2)
+    monkeypatch.setattr(pipeline, "METHODS", ())
+    monkeypatch.setattr(pipeline, "SEGMENTS", ("enterprise", "smb"))
+    live = tmp_path / "warehouse.duckdb"
+
+    def build(as_of: str, previous) -> tuple[pd.DataFrame, list[str]]:
+        con, notes = tiny_warehouse(tiny_book()), []
+        pipeline.run_cash_forecasts(con, as_of, previous, notes)
+        logged = con.execute("select * from models.forecast_log").df()
+        if live.exists():
+            live.unlink()
+        con.execute(f"attach '{live}' as out")  # what the swap would publish
+        con.execute("create schema out.models; create table out.models.forecast_log as "
+                    "select * from models.forecast_log")
+        con.close()
+        return logged, notes
+
+    first, notes = build("2024-11-29", previous=None)
+    assert not notes and set(first["forecast_date"].dt.date.astype(str)) == {"2024-11-29"}
+    second, _ = build("2024-12-31", previous=live)
+    assert set(second["forecast_date"].dt.date.astype(str)) == {"2024-11-29", "2024-12-31"}
+    kept = second[second["forecast_date"] == "2024-11-29"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, first, check_dtype=False)  # carried over unchanged
+    again, _ = build("2024-12-31", previous=live)
+    pd.testing.assert_frame_equal(again, second)  # the same day rebuilt: replaced, not doubled
+    assert not again.duplicated(["forecast_date", "series_id", "model", "target_date"]).any()
+    assert (again["target_date"] > again["forecast_date"]).all()
+    live.write_text("not a warehouse")
+    fresh, notes = build("2024-12-31", previous=live)
+    assert set(fresh["forecast_date"].dt.date.astype(str)) == {"2024-12-31"}
+    assert len(notes) == 1 and "not carried over" in notes[0]
+
+
 def test_precomputed_origins_are_every_origin_the_step_asks_for(monkeypatch):
     """The build computes the bottom-up origins up front on threads: each later request must be a cache hit, and
     the threaded results must equal the one-at-a-time ones."""
