@@ -39,6 +39,7 @@ from models_ml.io import read_frame
 KMIN, KMAX = -90, 240  # days relative to the due date followed by the hazards
 DAY = pd.Timedelta(days=1)
 SHRINK_INVOICES = 5.0  # pseudo-invoices of pooled hazard mixed into each segment x method hazard
+TYPICAL_SAMPLE = 2_000_000  # invoices whose amounts give a group's typical amount (all of them up to 100k accounts)
 MONTHLY_WINDOW_DAYS = 35
 ROLL_PAD_DAYS = 21
 # Payer profiles: on-time tier (0 no history, 1 mostly on time, 2 sometimes, 3 rarely) + 4 x AP-run payer.
@@ -92,18 +93,28 @@ def load_book(con, as_of: str) -> Book:
         order by inv.invoice_id
     """, [as_of])
     cash = read_frame(con, """
+        with invoice_rows as (  -- each invoice's position in `invoices` (ordered by id), so the engine need not
+            select invoice_id, book_rate,  -- match millions of text ids in Python
+                   cast(row_number() over (order by invoice_id) - 1 as bigint) as invoice_row
+            from marts.fct_invoices
+            where not is_void and invoice_date <= cast(? as date)
+        )
         select
             app.invoice_id,
+            rows.invoice_row,
             app.effective_date as date,
-            cast(app.applied_amount * coalesce(pay.payment_amount_reporting / nullif(pay.payment_amount, 0), 1)
-                as double) as amount,
+            -- at the invoice's book rate, like its amount: a foreign invoice paid in full leaves no balance and
+            -- never takes more out of the risk set than it put in (the payment day's rate moves with FX)
+            cast(app.applied_amount * coalesce(rows.book_rate, 1) as double) as amount,
             pay.payment_method
         from marts.fct_payment_applications as app
         inner join marts.fct_payments as pay
             on app.payment_id = pay.payment_id
+        left join invoice_rows as rows
+            on app.invoice_id = rows.invoice_id
         where app.invoice_id is not null and app.effective_date <= cast(? as date)
         order by app.application_id
-    """, [as_of])
+    """, [as_of, as_of])
     for frame, cols in ((invoices, ["invoice_date", "due_date", "settled_date"]), (cash, ["date"])):
         for col in cols:
             frame[col] = pd.to_datetime(frame[col])
@@ -120,7 +131,10 @@ class BottomUpEngine:
         inv = book.invoices.reset_index(drop=True)
         # Integer codes and numpy arrays throughout: every origin of a backtest scans all invoices and cash, and
         # text columns would be hashed and copied each time (minutes on a 100,000-account book).
-        row = pd.Index(inv["invoice_id"]).get_indexer(book.cash["invoice_id"])
+        if "invoice_row" in book.cash:  # from load_book: matched in SQL (invoice ids -> positions, void: null)
+            row = book.cash["invoice_row"].fillna(-1).to_numpy(dtype=np.int64)
+        else:
+            row = pd.Index(inv["invoice_id"]).get_indexer(book.cash["invoice_id"])
         cash = book.cash[row >= 0]
         self.cash_row = row[row >= 0]
         self.cash_amount = cash["amount"].to_numpy(dtype=float)
@@ -129,7 +143,8 @@ class BottomUpEngine:
         segment, segments = pd.factorize(inv["segment"], sort=True)
         billing, billings = pd.factorize(inv["billing_method"], sort=True)
         pair = segment * max(len(billings), 1) + billing
-        present, self.group_of = np.unique(pair, return_inverse=True)  # groups in (segment, billing) order
+        present = np.flatnonzero(np.bincount(pair, minlength=1))  # groups in (segment, billing) order
+        self.group_of = np.searchsorted(present, pair)
         self.groups = [(segments[p // max(len(billings), 1)], billings[p % max(len(billings), 1)]) for p in present]
         self.amount = inv["amount"].to_numpy(dtype=float)
         self.write_off_amount = inv["write_off_amount"].to_numpy(dtype=float)
@@ -190,9 +205,11 @@ class BottomUpEngine:
                                         - self.due_day[self.cash_row]) for cal in (BUSINESS, AP_RUNS)}
         # Monthly continuation: (account, month) pairs billed monthly, and whether the next month was billed too.
         monthly = ~self.is_annual
-        self.billed_months = np.unique(self.account_codes[monthly].astype(np.int64) * 100_000
-                                       + self.invoice_period[monthly])
-        self.billed_next_month = np.isin(self.billed_months + 1, self.billed_months)
+        self.billed_months = _sorted_unique(self.account_codes[monthly].astype(np.int64) * 100_000
+                                            + self.invoice_period[monthly])
+        nxt = np.searchsorted(self.billed_months, self.billed_months + 1)  # billed_months is sorted
+        self.billed_next_month = self.billed_months[np.minimum(nxt, len(self.billed_months) - 1)] == (
+            self.billed_months + 1) if len(self.billed_months) else np.zeros(0, dtype=bool)
         self._cache: dict[tuple, pd.DataFrame] = {}
 
     # ---------------------------------------------------------------------------------- clocks
@@ -202,11 +219,24 @@ class BottomUpEngine:
 
     def offset(self, days: np.ndarray, due: np.ndarray, clock) -> np.ndarray:
         """Days (clock ALL_DAYS) or business days (clock BUSINESS, 0 = the due date rolled forward) after due."""
-        return self._pos(days, clock) - self._pos(due - 1, clock) - 1
+        return self._business(days - due, days, due, clock, lambda d, u: self._pos(d, BUSINESS) - self._pos(u - 1,
+                                                                                                   BUSINESS) - 1)
 
     def entry_offset(self, issued: np.ndarray, due: np.ndarray, clock) -> np.ndarray:
         """Offset of the first day an invoice can be paid: its issue day (or the first business day from it)."""
-        return self._pos(issued - 1, clock) - self._pos(due - 1, clock)
+        return self._business(issued - due, issued, due, clock,
+                              lambda i, u: self._pos(i - 1, BUSINESS) - self._pos(u - 1, BUSINESS))
+
+    @staticmethod
+    def _business(in_days, days, due, clock, in_business_days) -> np.ndarray:
+        """`in_days` (days - due, broadcast), with the entries on the business clock counted in business days
+        instead: only those pay for the calendar lookups (most invoices are on the day clock)."""
+        days, due, clock = np.broadcast_arrays(days, due, clock)
+        out = np.array(in_days, dtype=np.int64)
+        business = clock == BUSINESS
+        if business.any():
+            out[business] = in_business_days(days[business], due[business])
+        return out
 
     def lands(self, days: np.ndarray, landing) -> np.ndarray:
         """Whether money lands on each day on the `landing` calendar."""
@@ -337,7 +367,7 @@ class BottomUpEngine:
                 "wo_a": self.write_off_amount[w]}
 
     def _at_risk(self, e: dict[str, np.ndarray], g: np.ndarray, n_g: int):
-        """Amount at risk, cash and write-offs by group and offset; and each group's typical invoice amount."""
+        """Amount at risk, cash and write-offs by group (`g`, per invoice row) and offset."""
         n_k = KMAX - KMIN + 1
         censor, amount, rows = e["censor"], self.amount, e["rows"]
         # Difference arrays along the offsets (cumulated below): an amount entering the risk set at offset t is
@@ -369,9 +399,14 @@ class BottomUpEngine:
         at_risk = np.clip(np.cumsum(risk_diff, axis=1)[:, :n_k], 0, None)
         cash_k = np.cumsum(cash_diff, axis=1)[:, :n_k]
         wo_k = np.cumsum(wo_diff, axis=1)[:, :n_k]
-        use = e["use"]
-        typical = pd.Series(amount[use]).groupby(g[use]).median().reindex(range(n_g), fill_value=0.0).to_numpy()
-        return at_risk, cash_k, wo_k, typical
+        return at_risk, cash_k, wo_k
+
+    def typical_amount(self, use: np.ndarray, g: np.ndarray, n_g: int) -> np.ndarray:
+        """Median invoice amount of each group (`g`) among the invoices `use`d, on an evenly spaced sample of at
+        most TYPICAL_SAMPLE of them (a pseudo-invoice's size for shrinkage: the sample's median is as good)."""
+        rows = np.flatnonzero(use)
+        rows = rows[::max(1, -(-len(rows) // TYPICAL_SAMPLE))]
+        return pd.Series(self.amount[rows]).groupby(g[rows]).median().reindex(range(n_g), fill_value=0.0).to_numpy()
 
     def hazards(self, origin: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
         """Cash and write-off hazards, arrays (groups x PROFILES) x (KMAX-KMIN+1), learned from what is known at
@@ -382,7 +417,10 @@ class BottomUpEngine:
         n_g = len(self.groups)
         pg = self.profile_groups(origin)
         events = self._risk_events(origin, pg)  # shared by the two groupings
-        at_risk, cash_k, wo_k, typical = self._at_risk(events, self.profile_parent[pg], n_g * KINDS)
+        # One pass at the profile level; a parent's figures are the sum of its profiles' (rows of a few hundred).
+        by_profile = self._at_risk(events, pg, n_g * PROFILES)
+        at_risk, cash_k, wo_k = (_sum_rows(x, self.profile_parent, n_g * KINDS) for x in by_profile)
+        typical = self.typical_amount(events["use"], self.profile_parent[pg], n_g * KINDS)
         kind = np.tile(np.arange(KINDS), n_g)  # each parent's kind
         hc_kind, hw_kind = np.zeros((KINDS, at_risk.shape[1])), np.zeros((KINDS, at_risk.shape[1]))
         for k in range(KINDS):
@@ -392,8 +430,8 @@ class BottomUpEngine:
                 hw_kind[k] = np.where(pooled > 0, wo_k[kind == k].sum(0) / pooled, 0.0)
         lam = SHRINK_INVOICES * typical[:, None]
         hc_p, hw_p = _shrunk(at_risk, cash_k, hc_kind[kind], lam), _shrunk(at_risk, wo_k, hw_kind[kind], lam)
-        at_risk, cash_k, wo_k, typical = self._at_risk(events, pg, n_g * PROFILES)
-        lam = SHRINK_INVOICES * typical[:, None]
+        at_risk, cash_k, wo_k = by_profile
+        lam = SHRINK_INVOICES * self.typical_amount(events["use"], pg, n_g * PROFILES)[:, None]
         hc = np.clip(_shrunk(at_risk, cash_k, hc_p[self.profile_parent], lam), 0, 1)
         hw = np.clip(_shrunk(at_risk, wo_k, hw_p[self.profile_parent], lam), 0, 1 - hc)
         self._cache[key] = (hc, hw)
@@ -693,6 +731,12 @@ NEVER = np.iinfo(np.int64).max // 2
 def _clip16(offsets: np.ndarray) -> np.ndarray:
     """Offsets clipped to one beyond the range followed, as int16 (a third of the memory of int64)."""
     return np.clip(offsets, KMIN - 1, KMAX + 1).astype(np.int16)
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """np.unique without its hash table (seconds per call on millions of integers in numpy 2): sort, drop repeats."""
+    ordered = np.sort(values)
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
 
 
 def _accumulate(target: np.ndarray, rows: np.ndarray, cols: np.ndarray, values: np.ndarray) -> None:
