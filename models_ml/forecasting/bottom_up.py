@@ -162,9 +162,8 @@ class BottomUpEngine:
         ap_bit = np.tile(np.arange(PROFILES) >= TIERS, n_g)
         self.profile_kind = np.where((np.repeat(group_kind, PROFILES) == CUSTOMER) & ap_bit, AP_RUN_CUSTOMER,
                                      np.repeat(group_kind, PROFILES))
-        self.profile_landing = np.select([self.profile_kind == ACH, self.profile_kind == CUSTOMER,
-                                          self.profile_kind == AP_RUN_CUSTOMER], [BUSINESS, BUSINESS, AP_RUNS],
-                                         ALL_DAYS)
+        # Where a customer's money lands (read for customers' profiles only).
+        self.profile_landing = np.where(self.profile_kind == AP_RUN_CUSTOMER, AP_RUNS, BUSINESS)
         self.profile_base = np.repeat(np.arange(n_g), PROFILES)
         # Hazards are shrunk towards their group x kind's, which are shrunk towards their kind's.
         self.profile_parent = self.profile_base * KINDS + self.profile_kind
