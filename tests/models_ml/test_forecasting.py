@@ -325,6 +325,25 @@ def test_bands_widen_where_a_day_hangs_on_a_few_large_invoices():
     assert (band["hi_80"] >= 1000).all() and (band["hi_95"] >= band["hi_80"]).all() and band["sd"][1] > band["sd"][0]
 
 
+def test_bands_are_taken_wider_when_later_windows_erred_more_than_earlier_ones():
+    """The quantile level is calibrated on the inner windows themselves: learned from earlier windows only, did
+    the band cover its share of the later ones? Drifting errors ask for a wider level; steady ones do not."""
+    rng = np.random.default_rng(8)
+    dates = [pd.date_range("2024-01-01", periods=30) + pd.Timedelta(days=7 * k) for k in range(16)]
+    forecasts = [np.full(30, 1000.0) for _ in dates]
+    variances = [np.full(30, 1e4) for _ in dates]
+
+    def errors(spread) -> ScaledErrors:
+        actuals = [1000 + rng.normal(0, spread(k), 30) for k in range(16)]
+        return ScaledErrors(forecasts, actuals, variances, dates, "US", (80, 95))
+
+    drifting = errors(lambda k: 100 * (1 + 0.15 * k))
+    steady = errors(lambda k: 100.0)
+    assert drifting.calibrated_level(80) > 86 and drifting.calibrated_level(95) > 96
+    assert steady.calibrated_level(80) <= 84
+    assert drifting.quantiles[80][1][1] > steady.quantiles[80][1][1]  # a wider business-day band
+
+
 # ----------------------------------------------------------------------------------------------- build step
 def tiny_warehouse(book: Book):
     """The marts the forecasting step reads, filled from a tiny book (in-memory DuckDB)."""
