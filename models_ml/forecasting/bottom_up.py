@@ -217,25 +217,18 @@ class BottomUpEngine:
         return self.landing_pos[landing, np.clip(days - self.cal_lo, 0, self.landing_pos.shape[1] - 1)]
 
     def offset(self, days: np.ndarray, due: np.ndarray, clock) -> np.ndarray:
-        """Days (clock ALL_DAYS) or business days (clock BUSINESS, 0 = the due date rolled forward) after due."""
-        return self._business(days - due, days, due, clock, lambda d, u: self._pos(d, BUSINESS) - self._pos(u - 1,
-                                                                                                   BUSINESS) - 1)
+        """Days (clock ALL_DAYS) or business days (clock BUSINESS, 0 = the due date rolled forward) after due,
+        broadcast; only the entries on the business clock pay for calendar lookups (most are on the day clock)."""
+        days, due, clock = np.broadcast_arrays(days, due, clock)
+        out = (days - due).astype(np.int64)
+        business = clock == BUSINESS
+        if business.any():
+            out[business] = self._pos(days[business], BUSINESS) - self._pos(due[business] - 1, BUSINESS) - 1
+        return out
 
     def entry_offset(self, issued: np.ndarray, due: np.ndarray, clock) -> np.ndarray:
         """Offset of the first day an invoice can be paid: its issue day (or the first business day from it)."""
-        return self._business(issued - due, issued, due, clock,
-                              lambda i, u: self._pos(i - 1, BUSINESS) - self._pos(u - 1, BUSINESS))
-
-    @staticmethod
-    def _business(in_days, days, due, clock, in_business_days) -> np.ndarray:
-        """`in_days` (days - due, broadcast), with the entries on the business clock counted in business days
-        instead: only those pay for the calendar lookups (most invoices are on the day clock)."""
-        days, due, clock = np.broadcast_arrays(days, due, clock)
-        out = np.array(in_days, dtype=np.int64)
-        business = clock == BUSINESS
-        if business.any():
-            out[business] = in_business_days(days[business], due[business])
-        return out
+        return self.offset(issued - 1, due, clock) + 1
 
     def lands(self, days: np.ndarray, landing) -> np.ndarray:
         """Whether money lands on each day on the `landing` calendar."""
