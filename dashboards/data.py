@@ -970,12 +970,14 @@ def quarantine_summary(wh: Warehouse) -> pd.DataFrame:
 
 @query
 def quarantine_rows(wh: Warehouse, entity: str | None = None, limit: int = 200) -> pd.DataFrame:
-    """The first `limit` quarantined rows (of one entity), with file, row number, reason and the record."""
+    """The first `limit` quarantined rows (of one entity), with file, row number, reason, every problem of the row
+    (warehouses loaded before it was recorded: null) and the record."""
     where = _Where()
     if entity:
         where.add("entity = ?", entity)
+    problems = "problems" if "problems" in _columns(wh, "raw._quarantine") else "cast(null as varchar) as problems"
     return wh.query(f"""
-        select entity, file, source_row, column_name, reason, record
+        select entity, file, source_row, column_name, reason, {problems}, record
         from raw._quarantine {where.sql()} order by entity, source_row limit ?""", [*where.params, int(limit)])
 
 

@@ -298,8 +298,9 @@ def entity_checks(entity: Entity, has_duplicates: bool) -> list[tuple[str, str]]
 
 
 def validate(con: duckdb.DuckDBPyConnection, contract: Contract, entity: Entity, cutoff: str | None) -> int:
-    """Create _bad: (_row, _column, _reason) of every source row that fails a check, with its first failing
-    check; return how many rows it holds."""
+    """Create _bad: (_row, _column, _reason, _problems) of every source row that fails a check: its first failing
+    check, and every failing check as 'column: reason; ...' (so one round of fixes can mend them all); return how
+    many rows it holds."""
     keys = ", ".join(f"trim(\"{k}\")" for k in entity.primary_key)
     con.execute(f"""create or replace temp table _duplicate_keys as
         select {', '.join(f'trim("{k}") as "{k}"' for k in entity.primary_key)}, min({ROW}) as _first_row
@@ -319,19 +320,26 @@ def validate(con: duckdb.DuckDBPyConnection, contract: Contract, entity: Entity,
     column_sql = "case " + " ".join(f"when _r{i} is not null then {sql_str(col)}"
                                     for i, (col, _) in enumerate(reasons)) + " end"
     reason_sql = "coalesce(" + ", ".join(f"_r{i}" for i in range(len(reasons))) + ")"
+    problems_sql = "concat_ws('; ', " + ", ".join(f"{sql_str(col + ': ')} || _r{i}"
+                                                  for i, (col, _) in enumerate(reasons)) + ")"
     con.execute(f"""
         create or replace temp table _bad as
-        select {ROW}, {column_sql} as _column, {reason_sql} as _reason
-        from (select {ROW}, {checks}
-              from (select *, {types}
-                    from (select _src.{ROW}, {'_d._first_row, ' if has_duplicates else ''}{texts} from {source})))
-        where {reason_sql} is not null
+        with failing as (  -- the failing rows' check results only: the rest never reach the texts below
+            select * from (
+                select {ROW}, {checks}
+                from (select *, {types}
+                      from (select _src.{ROW}, {'_d._first_row, ' if has_duplicates else ''}{texts} from {source})))
+            where {reason_sql} is not null
+        )
+        select {ROW}, {column_sql} as _column, {reason_sql} as _reason, {problems_sql} as _problems
+        from failing
     """)
     if "applications_within_payment" in entity.checks:
         # Cash applied beyond what the payment brought in: the applications past the payment amount are bad.
         con.execute(f"""
             insert into _bad
-            select {ROW}, 'applied_amount', 'applications exceed payment amount' from (
+            select {ROW}, 'applied_amount', 'applications exceed payment amount',
+                   'applied_amount: applications exceed payment amount' from (
                 select a.{ROW}, sum(try_cast(a.applied_amount as decimal(18,2))) over (
                            partition by trim(a.payment_id) order by a.applied_at, a.{ROW}
                            rows between unbounded preceding and current row) as running,
@@ -347,7 +355,8 @@ def validate(con: duckdb.DuckDBPyConnection, contract: Contract, entity: Entity,
 def create_audit_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("create schema if not exists raw")
     con.execute("""create table if not exists raw._quarantine (
-        entity varchar, file varchar, source_row bigint, column_name varchar, reason varchar, record varchar)""")
+        entity varchar, file varchar, source_row bigint, column_name varchar, reason varchar, record varchar,
+        problems varchar)""")
     con.execute("""create table if not exists raw._load_audit (
         entity varchar, file varchar, file_sha256 varchar, rows_read bigint, rows_loaded bigint,
         rows_quarantined bigint, pans_masked bigint, extra_columns varchar, status varchar)""")
@@ -397,11 +406,12 @@ def load_entity(con, contract: Contract, entity: Entity, path: Path | None, cuto
                     f"from _source {keep}")
         record = "to_json(struct_pack(" + ", ".join(f"\"{c}\" := s.\"{c}\"" for c in entity.column_names) + "))"
         con.execute(f"""insert into raw._quarantine
-            select {sql_str(entity.name)}, {sql_str(path.name)}, b.{ROW}, b._column, b._reason, {record}
+            select {sql_str(entity.name)}, {sql_str(path.name)}, b.{ROW}, b._column, b._reason, {record},
+                   b._problems
             from _bad as b join _source as s on s.{ROW} = b.{ROW} order by b.{ROW}""")
         for row, reason in malformed:
-            con.execute("insert into raw._quarantine values (?, ?, ?, ?, ?, ?)",
-                        [entity.name, path.name, row, None, reason, None])
+            con.execute("insert into raw._quarantine values (?, ?, ?, ?, ?, ?, ?)",
+                        [entity.name, path.name, row, None, reason, None, reason])
         loaded = con.execute(f"select count(*) from raw.{entity.name}").fetchone()[0]
         result = FileResult(entity.name, path.name, rows_read=table.num_rows + len(malformed), rows_loaded=loaded,
                             rows_quarantined=bad + len(malformed), pans_masked=sum(pan_counts.values()),

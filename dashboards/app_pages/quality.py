@@ -48,6 +48,7 @@ else:
     rows["record"] = rows["record"].map(lambda r: mask_pans(r)[0] if isinstance(r, str) else r)
     st.dataframe(rows, hide_index=True, width="stretch", key="quality_rows", placeholder="",
                  height=ui.table_height(len(rows), 10), column_config={
+                     "problems": st.column_config.TextColumn("Every problem of the row", width="medium"),
                      "record": st.column_config.TextColumn("Record as read (card numbers masked)", width="large")})
 st.caption("Load audit: one row per file")
 st.dataframe(audit, hide_index=True, width="stretch", key="quality_audit", height=ui.table_height(len(audit), 16),

@@ -336,6 +336,23 @@ def test_as_of_quarantines_later_events(small_book, tmp_path, con_of):
     assert con.execute("select max(posted_at) from raw.invoices").fetchone()[0].isoformat() <= "2026-10-01"
 
 
+def test_a_row_with_several_problems_lists_them_all(small_book, tmp_path, con_of, copy_book, read_frame):
+    """The quarantine names the first failing check (column, reason) and every failing check in `problems`, so one
+    round of fixes can mend the row."""
+    folder = copy_book(small_book, tmp_path / "raw")
+    invoices = read_frame(folder / "invoices.csv")
+    invoices.loc[0, ["amount", "currency", "due_date"]] = ["two", "XXX", "2020-01-01"]
+    invoices.to_csv(folder / "invoices.csv", index=False)
+    db = tmp_path / "w.duckdb"
+    _ingest_to(folder, db)
+    row = con_of(db).execute("select column_name, reason, problems from raw._quarantine "
+                             "where entity = 'invoices' and source_row = 1").fetchone()
+    column, reason, problems = row
+    parts = problems.split("; ")
+    assert f"{column}: {reason}" == parts[0]  # the first problem is the one named in column and reason
+    assert {p.split(":")[0] for p in parts} >= {"amount", "currency", "due_date"}, problems
+
+
 def test_bad_as_of_is_refused_before_anything_is_read(small_book):
     with pytest.raises(ValueError, match="is not a date"):
         ingest(small_book, duckdb.connect(), as_of="2026-09-31'; drop table x; --")
